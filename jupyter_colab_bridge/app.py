@@ -1,0 +1,166 @@
+"""The ``ColabBridge`` server extension: settings, routes and start-up banner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
+from traitlets import Bool, Float, Int, List, Unicode, TraitError, validate
+
+from ._version import __version__
+from .handlers import DiagnoseHandler, HttpOverWebSocketHandler
+from .origins import (
+    COLAB_ORIGIN,
+    OriginConfigError,
+    OriginPolicy,
+    compile_origin_pattern,
+    normalize_origin_entry,
+)
+from .paths import BRIDGE_PREFIX
+from .proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler
+
+SETTINGS_KEY = "colab_bridge"
+
+_KERNEL_ID = r"(?P<kernel_id>[\w-]+)"
+
+
+class ColabBridge(ExtensionApp):
+    """Lets Google Colab's page use this Jupyter server as a local runtime."""
+
+    name = "jupyter_colab_bridge"
+    description = __doc__
+    load_other_extensions = True
+
+    allowed_origins = List(
+        Unicode(),
+        default_value=[COLAB_ORIGIN],
+        config=True,
+        help=(
+            "Exact origins (scheme://host[:port]) of the web pages that may open the "
+            "bridge's WebSockets. Any other page gets HTTP 403, token or not. "
+            "Example: c.ColabBridge.allowed_origins = "
+            "['https://colab.research.google.com', 'http://localhost:5173']"
+        ),
+    )
+    allowed_origin_patterns = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help=(
+            "Regular expressions for further allowed origins; each must match the "
+            "whole origin (re.fullmatch), never a prefix. Example: "
+            r"c.ColabBridge.allowed_origin_patterns = ['https://[a-z0-9-]+\.colab\.example\.com']"
+        ),
+    )
+    max_message_bytes = Int(
+        64 * 1024 * 1024,
+        config=True,
+        help=(
+            "Largest WebSocket message (bytes) the bridge accepts from a page; a larger "
+            "one closes that socket with code 1009. Uploads travel as base64 in one "
+            "message, so this bounds the largest file a page can save at once."
+        ),
+    )
+    max_requests_in_flight = Int(
+        256,
+        config=True,
+        help=(
+            "Requests one bridge socket may have running at once; beyond it a request "
+            "gets a 503 reply frame at once instead of waiting."
+        ),
+    )
+    max_connections = Int(
+        128,
+        config=True,
+        help="Bridge WebSockets open at once on this server; more are refused with 503.",
+    )
+    request_timeout = Float(
+        300.0,
+        config=True,
+        help=(
+            "Seconds a tunnelled request may take before the page gets a 504 reply "
+            "frame and the request is abandoned. 0 disables the limit."
+        ),
+    )
+    upstream_connect_timeout = Float(
+        20.0,
+        config=True,
+        help="Seconds proxied_ws waits for the server's own WebSocket to open.",
+    )
+
+    @validate("allowed_origins")
+    def _check_origins(self, proposal: dict[str, Any]) -> list[str]:
+        try:
+            return [normalize_origin_entry(o) for o in proposal["value"]]
+        except OriginConfigError as e:
+            raise TraitError(str(e)) from None
+
+    @validate("allowed_origin_patterns")
+    def _check_patterns(self, proposal: dict[str, Any]) -> list[str]:
+        try:
+            for pattern in proposal["value"]:
+                compile_origin_pattern(pattern)
+        except OriginConfigError as e:
+            raise TraitError(str(e)) from None
+        return list(proposal["value"])
+
+    @validate("max_message_bytes", "max_requests_in_flight", "max_connections")
+    def _check_positive(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(f"ColabBridge.{proposal['trait'].name} must be at least 1")
+        return int(proposal["value"])
+
+    @validate("request_timeout", "upstream_connect_timeout")
+    def _check_timeout(self, proposal: dict[str, Any]) -> float:
+        if proposal["value"] < 0:
+            raise TraitError(f"ColabBridge.{proposal['trait'].name} must not be negative")
+        return float(proposal["value"])
+
+    def initialize_settings(self) -> None:
+        """Share the policy with the handlers and schedule the start-up banner."""
+        self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
+        self.settings[SETTINGS_KEY] = self
+        self.open_connections: set[Any] = set()
+        IOLoop.current().add_callback(self._log_banner)
+
+    def initialize_handlers(self) -> None:
+        """Register the three endpoints (ExtensionApp prefixes ``base_url``)."""
+        self.handlers.extend(
+            [
+                (rf"/{BRIDGE_PREFIX}", HttpOverWebSocketHandler),
+                (rf"/{BRIDGE_PREFIX}/diagnose", DiagnoseHandler),
+                (rf"/{BRIDGE_PREFIX}/proxied_ws/api/kernels/{_KERNEL_ID}/channels", KernelChannelsHandler),
+                (rf"/{BRIDGE_PREFIX}/proxied_ws/(?P<path>.+)", ProxiedWebSocketHandler),
+            ]
+        )
+
+    def backend_url(self, mask_configured_token: bool = True) -> str:
+        """The URL to paste into Colab's "Connect to a local runtime" dialog."""
+        server = self.serverapp
+        scheme = "https" if server.certfile else "http"
+        ip = server.ip or "localhost"
+        if ip in ("0.0.0.0", "::", ""):
+            ip = "localhost"
+        host = f"[{ip}]" if ":" in ip else ip
+        url = f"{scheme}://{host}:{server.port}{server.base_url}"
+        token = server.identity_provider.token
+        if token:
+            shown = token if (server.identity_provider.token_generated or not mask_configured_token) else "..."
+            url += f"?token={shown}"
+        return url
+
+    def _log_banner(self) -> None:
+        server = self.serverapp
+        if server is None or server.sock:
+            return
+        lines = [
+            "Colab local runtime bridge (jupyter_colab_bridge %s) is ready." % __version__,
+            "In Colab, choose Connect > 'Connect to a local runtime' and paste:",
+            "    %s" % self.backend_url(),
+        ]
+        if server.identity_provider.token and not server.identity_provider.token_generated:
+            lines.append("    (replace ... with the token you configured)")
+        lines.append("Allowed page origins: %s" % ", ".join(self.origin_policy.describe()))
+        lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
+        self.log.info("\n".join(lines))

@@ -1,0 +1,183 @@
+"""In-process dispatch of tunnelled HTTP requests through the server's own app.
+
+Each request frame becomes a real :class:`tornado.httputil.HTTPServerRequest`
+handed to the server's tornado application, exactly as its HTTP server would
+hand it over, so it meets the same handlers, authentication, authorization
+and XSRF checks as a direct call, with no loopback TCP hop and no host taken
+from the page. The response the handler writes is turned into reply frames
+as it is written; a handler that streams (a file download) waits for the
+page's WebSocket to drain before it writes more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Mapping
+
+from tornado import httputil
+from tornado.iostream import StreamClosedError
+
+from .protocol import BridgeRequest, MessageId, ReplyFramer
+
+#: Sends one text frame to the page; returns a future that resolves once it
+#: is flushed, or raises if the page has gone away.
+FrameSender = Callable[[str], "Awaitable[None] | None"]
+
+#: Response headers never relayed to the page.
+_DROPPED_REPLY_HEADERS = frozenset({"set-cookie", "connection", "keep-alive", "transfer-encoding"})
+
+
+def reply_headers(headers: httputil.HTTPHeaders) -> dict[str, str]:
+    """Response headers as a JSON object, repeated names joined with ``, ``."""
+    out: dict[str, str] = {}
+    for name, value in headers.get_all():
+        if name.lower() in _DROPPED_REPLY_HEADERS:
+            continue
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+class TunnelContext:
+    """What tornado reads from ``connection.context``: the page's address."""
+
+    def __init__(self, remote_ip: str | None, protocol: str) -> None:
+        self.remote_ip = remote_ip
+        self.protocol = protocol
+        self.address = (remote_ip, 0)
+
+    def __str__(self) -> str:
+        return str(self.remote_ip)
+
+
+def _done_future(exc: BaseException | None = None) -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)
+        fut.add_done_callback(lambda f: f.exception())  # a handler may not wait for it
+    return fut
+
+
+class TunnelConnection(httputil.HTTPConnection):
+    """The ``HTTPConnection`` a tunnelled request is served on.
+
+    It receives the handler's status line, headers and body chunks and sends
+    them to the page as reply frames through ``send``.
+    """
+
+    def __init__(self, context: TunnelContext, message_id: MessageId, send: FrameSender) -> None:
+        self.context = context
+        self.message_id = message_id
+        self._send_frame = send
+        self._framer = ReplyFramer(message_id)
+        self._close_callback: Callable[[], None] | None = None
+        self.closed = False
+        self.status: int | None = None
+        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- tornado's HTTPConnection interface ---------------------------------
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        self._close_callback = callback
+
+    def write_headers(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> asyncio.Future[None]:
+        assert isinstance(start_line, httputil.ResponseStartLine)
+        self.status = start_line.code
+        reason = start_line.reason or httputil.responses.get(start_line.code, "Unknown")
+        self._framer.start(start_line.code, reason, reply_headers(headers))
+        return self.write(chunk or b"")
+
+    def write(self, chunk: bytes) -> asyncio.Future[None]:
+        if self.closed:
+            return _done_future(StreamClosedError())
+        last: Awaitable[None] | None = None
+        for frame in self._framer.feed(chunk):
+            last = self._send(frame)
+            if self.closed:
+                return _done_future(StreamClosedError())
+        if last is None:
+            return _done_future()
+        return self._chain(last)
+
+    def finish(self) -> None:
+        if self.closed or self._framer.finished:
+            return
+        self._send(self._framer.finish())
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    # -- used by the bridge ---------------------------------------------------
+    def abort(self) -> None:
+        """The page went away or the request timed out: stop relaying it."""
+        if self.closed:
+            return
+        self.closed = True
+        if not self.finished.done():
+            self.finished.set_exception(StreamClosedError())
+            self.finished.exception()
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            callback()
+
+    @property
+    def started(self) -> bool:
+        """Whether any frame of the reply has been sent."""
+        return self.status is not None
+
+    def _send(self, frame: str) -> Awaitable[None] | None:
+        try:
+            return self._send_frame(frame)
+        except Exception:
+            self.abort()
+            return None
+
+    def _chain(self, flushed: Awaitable[None]) -> asyncio.Future[None]:
+        """A future that resolves when ``flushed`` does, StreamClosedError if it fails."""
+        ours: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def _copy(fut: asyncio.Future[None]) -> None:
+            if ours.done():
+                return
+            if fut.cancelled() or fut.exception() is not None:
+                self.abort()
+                ours.set_exception(StreamClosedError())
+                ours.exception()
+            else:
+                ours.set_result(None)
+
+        asyncio.ensure_future(flushed).add_done_callback(_copy)
+        return ours
+
+
+async def dispatch(
+    application: Any,
+    request: BridgeRequest,
+    headers: Mapping[str, str],
+    context: TunnelContext,
+    send: FrameSender,
+) -> TunnelConnection:
+    """Start serving ``request`` through ``application``; return its connection.
+
+    The caller awaits ``connection.finished`` for the end of the reply.
+    """
+    connection = TunnelConnection(context, request.message_id, send)
+    request_headers = httputil.HTTPHeaders(headers)
+    body = request.body or b""
+    if body or request.method in ("POST", "PUT", "PATCH"):
+        request_headers["Content-Length"] = str(len(body))
+    delegate = application.start_request(None, connection)
+    start_line = httputil.RequestStartLine(request.method, request.path, "HTTP/1.1")
+    pending = delegate.headers_received(start_line, request_headers)
+    if pending is not None:
+        await pending
+    if body:
+        pending = delegate.data_received(body)
+        if pending is not None:
+            await pending
+    delegate.finish()
+    return connection

@@ -1,0 +1,278 @@
+"""Pure HTTP-over-WebSocket protocol code: request parsing, reply framing, versions.
+
+Nothing here does I/O, so every rule of the wire contract (``PROTOCOL.md``)
+can be tested alone. The handlers only translate between these functions and
+tornado.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Union
+
+from packaging.version import InvalidVersion, Version
+
+#: The protocol version this bridge speaks. Colab's page asks for
+#: ``min_version=0.0.7``, the version of the original ``jupyter_http_over_ws``.
+PROTOCOL_VERSION = "0.0.7"
+
+#: The most raw body bytes one reply frame carries (before base64).
+MAX_CHUNK_BYTES = 65536
+
+#: The longest ``message_id`` echoed back; Colab's ids are short strings.
+MAX_MESSAGE_ID_LENGTH = 256
+
+AUTH_URL_PARAM = "jupyter_http_over_ws_auth_url"
+MIN_VERSION_PARAM = "min_version"
+
+REQUIRED_KEYS = ("message_id", "method", "path")
+
+TEXT_JSON_REQUIRED = "JSON input is required."
+TEXT_MISSING_KEYS = (
+    "Invalid request. The body must contain the following keys: message_id, method, path."
+)
+TEXT_INTERNAL_ERROR = "Uncaught server-side exception. Check logs for additional details."
+
+CLOSE_BAD_REQUEST = 400
+
+MessageId = Union[str, int, float]
+
+# RFC 9110 "token" characters: a method is one or more of these.
+_METHOD_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Methods that make no sense through a tunnel and are refused.
+FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE"})
+#: Methods that change state, hence need XSRF protection.
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MAX_METHOD_LENGTH = 32
+
+_MISSING = object()
+
+
+class FrameError(Exception):
+    """A request frame that cannot be served; becomes a 400 reply frame."""
+
+    def __init__(self, text: str, message_id: Any = _MISSING, status: int = 400) -> None:
+        super().__init__(text)
+        self.text = text
+        self.status = status
+        self.message_id = message_id
+
+    def reply(self) -> str:
+        """The error reply frame for this error."""
+        return error_frame(self.status, self.text, self.message_id)
+
+
+@dataclass(frozen=True)
+class BridgeRequest:
+    """One HTTP request carried by a request frame."""
+
+    message_id: MessageId
+    method: str
+    path: str
+    body: bytes | None
+
+
+def _echoable_id(value: Any) -> Any:
+    """Return ``value`` if it is safe to echo as a message id, else ``_MISSING``."""
+    if isinstance(value, bool):
+        return _MISSING
+    if isinstance(value, str) and len(value) <= MAX_MESSAGE_ID_LENGTH:
+        return value
+    if isinstance(value, (int, float)) and len(repr(value)) <= MAX_MESSAGE_ID_LENGTH:
+        return value
+    return _MISSING
+
+
+def parse_request_frame(message: str | bytes) -> BridgeRequest:
+    """Parse one request frame, or raise :class:`FrameError` with its reply text.
+
+    The method and body are checked here; the path is checked against the
+    server's ``base_url`` by :func:`jupyter_colab_bridge.paths.check_request_path`.
+    """
+    try:
+        contents = json.loads(message)
+    except (ValueError, TypeError, RecursionError):
+        raise FrameError(TEXT_JSON_REQUIRED) from None
+    if not isinstance(contents, dict):
+        raise FrameError(TEXT_JSON_REQUIRED)
+
+    message_id = _echoable_id(contents.get("message_id", _MISSING))
+    missing = [key for key in REQUIRED_KEYS if key not in contents]
+    if missing:
+        raise FrameError(
+            f"{TEXT_MISSING_KEYS} Missing: {', '.join(missing)}.", message_id=message_id
+        )
+    if message_id is _MISSING:
+        raise FrameError(
+            "Invalid request. \"message_id\" must be a string or a number of at most "
+            f"{MAX_MESSAGE_ID_LENGTH} characters."
+        )
+
+    method = contents["method"]
+    if not isinstance(method, str):
+        raise FrameError('Invalid request. "method" must be a string.', message_id)
+    method = method.upper()
+    if len(method) > _MAX_METHOD_LENGTH or not _METHOD_RE.fullmatch(method):
+        raise FrameError('Invalid request. "method" must be an HTTP method name.', message_id)
+    if method in FORBIDDEN_METHODS:
+        raise FrameError(f'Invalid request. Method "{method}" is not allowed.', message_id)
+
+    path = contents["path"]
+    if not isinstance(path, str):
+        raise FrameError('Invalid request. "path" must be a string.', message_id)
+
+    return BridgeRequest(message_id, method, path, _parse_body(contents, message_id))
+
+
+def _parse_body(contents: Mapping[str, Any], message_id: Any) -> bytes | None:
+    body_base64 = contents.get("body_base64")
+    if body_base64 is not None and not isinstance(body_base64, str):
+        raise FrameError('Invalid request. "body_base64" must be a string.', message_id)
+    if body_base64:
+        try:
+            return base64.b64decode(body_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise FrameError(
+                'Invalid request. "body_base64" is not valid base64.', message_id
+            ) from None
+    body = contents.get("body")
+    if body is None:
+        return None
+    if not isinstance(body, str):
+        raise FrameError('Invalid request. "body" must be a string.', message_id)
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FrameError('Invalid request. "body" is not valid Unicode text.', message_id) from None
+
+
+def error_frame(status: int, text: str, message_id: Any = _MISSING) -> str:
+    """A one-frame error reply (PROTOCOL.md section 1.3)."""
+    reply: dict[str, Any] = {}
+    if message_id is not _MISSING:
+        reply["message_id"] = message_id
+    reply.update(status=status, statusText=text, done=True)
+    return json.dumps(reply)
+
+
+def head_frame(
+    message_id: MessageId,
+    status: int,
+    status_text: str,
+    headers: Mapping[str, str],
+    data: bytes | memoryview | None,
+    done: bool,
+) -> str:
+    """The first frame of a reply: status, reason, headers and maybe data."""
+    prefix = json.dumps(
+        {"message_id": message_id, "status": status, "statusText": status_text, "headers": headers}
+    )[:-1]
+    if data is None or len(data) == 0:
+        return f'{prefix}, "done": {"true" if done else "false"}}}'
+    # base64 needs no JSON escaping: splice it in instead of re-scanning it.
+    b64 = base64.b64encode(data).decode("ascii")
+    return f'{prefix}, "data": "{b64}", "done": {"true" if done else "false"}}}'
+
+
+def data_frame(message_id_json: str, data: bytes | memoryview, done: bool) -> str:
+    """A later frame of a reply; ``message_id_json`` is the id already JSON-encoded."""
+    b64 = base64.b64encode(data).decode("ascii")
+    return (
+        f'{{"message_id": {message_id_json}, "data": "{b64}", '
+        f'"done": {"true" if done else "false"}}}'
+    )
+
+
+class ReplyFramer:
+    """Turns one HTTP response (head, body chunks, end) into reply frames.
+
+    Every frame but the last carries exactly :data:`MAX_CHUNK_BYTES` of body;
+    the last carries the rest and ``done: true``. A frame is emitted only once
+    it is known not to be the last, so an empty body gives a single frame.
+    """
+
+    def __init__(self, message_id: MessageId, chunk_size: int = MAX_CHUNK_BYTES) -> None:
+        self.message_id = message_id
+        self._id_json = json.dumps(message_id)
+        self._chunk = chunk_size
+        self._head: tuple[int, str, dict[str, str]] | None = None
+        self._pending = bytearray()
+        self.finished = False
+
+    def start(self, status: int, status_text: str, headers: Mapping[str, str]) -> None:
+        """Record the response's status line and headers."""
+        self._head = (status, status_text, dict(headers))
+
+    def feed(self, data: bytes) -> Iterator[str]:
+        """Add body bytes; yield the frames that are now complete."""
+        self._pending += data
+        while len(self._pending) > self._chunk:
+            view = memoryview(self._pending)
+            try:
+                frame = self._frame(view[: self._chunk], done=False)
+            finally:
+                view.release()
+            del self._pending[: self._chunk]
+            yield frame
+
+    def finish(self) -> str:
+        """The last frame (``done: true``) with what body is left."""
+        self.finished = True
+        return self._frame(self._pending, done=True)
+
+    def _frame(self, data: bytes | memoryview, done: bool) -> str:
+        if self._head is not None:
+            status, text, headers = self._head
+            self._head = None
+            return head_frame(self.message_id, status, text, headers, data, done)
+        return data_frame(self._id_json, data, done)
+
+
+def parse_version(text: str) -> Version:
+    """Parse a dotted version (PEP 440); raise ``ValueError`` if it is not one."""
+    try:
+        return Version(text)
+    except InvalidVersion as e:
+        raise ValueError(text) from e
+
+
+def min_version_problem(min_version: str | None) -> str | None:
+    """The close reason for a ``min_version`` query value, or None if it is fine."""
+    if min_version is None:
+        return None
+    try:
+        requested = parse_version(min_version)
+    except ValueError:
+        return f'Invalid "min_version" provided: {min_version}'
+    if requested > parse_version(PROTOCOL_VERSION):
+        return (
+            f"Requested version ({min_version}) > Current version ({PROTOCOL_VERSION}). "
+            "Please upgrade this package."
+        )
+    return None
+
+
+def is_outdated(min_version: str | None) -> bool:
+    """Whether the page asks for a newer protocol than ours (diagnose reply)."""
+    if min_version is None:
+        return False
+    try:
+        return parse_version(min_version) > parse_version(PROTOCOL_VERSION)
+    except ValueError:
+        return False
+
+
+def diagnose_frame(message: str, has_xsrf_cookie: bool, min_version: str | None) -> str:
+    """The diagnose endpoint's answer to one frame (PROTOCOL.md section 2)."""
+    return json.dumps(
+        {
+            "message_id": message,
+            "extension_version": PROTOCOL_VERSION,
+            "has_authentication_cookie": has_xsrf_cookie,
+            "is_outdated_extension": is_outdated(min_version),
+        }
+    )
