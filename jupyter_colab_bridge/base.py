@@ -52,6 +52,11 @@ class BridgeHandlerMixin:
     def set_default_headers(self) -> None:
         """No CORS or CSP headers on a WebSocket handshake."""
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A plain-text refusal: a WebSocket handshake has no page to render."""
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")  # type: ignore[attr-defined]
+        self.finish(f"{status_code} {self._reason}\n")  # type: ignore[attr-defined]
+
     @property
     def max_message_size(self) -> int:  # tornado reads this for incoming frames
         return self.bridge.max_message_bytes

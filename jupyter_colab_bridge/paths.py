@@ -18,6 +18,8 @@ BRIDGE_PREFIX = "http_over_websocket"
 # Control characters, whitespace, and characters that must never appear raw in
 # a request target that the bridge builds.
 _FORBIDDEN_RAW = re.compile(r"[\x00-\x20\x7f\\]")
+# Once percent-decoded, a space is a legitimate file name character.
+_FORBIDDEN_DECODED = re.compile(r"[\x00-\x1f\x7f\\]")
 _MAX_PATH_LENGTH = 8192
 
 
@@ -28,8 +30,8 @@ class PathError(ValueError):
 def _normalized(path: str) -> str:
     """The percent-decoded, dot-segment-resolved form of a path (no query)."""
     decoded = unquote(path, errors="strict")
-    if _FORBIDDEN_RAW.search(decoded):
-        raise PathError("path contains a control character, whitespace or backslash")
+    if _FORBIDDEN_DECODED.search(decoded):
+        raise PathError("path contains an encoded control character or backslash")
     normalized = posixpath.normpath(decoded)
     if normalized.startswith("//"):
         normalized = "/" + normalized.lstrip("/")
@@ -81,7 +83,7 @@ def check_proxied_path(relative: str) -> str:
         decoded = unquote(relative, errors="strict")
     except UnicodeDecodeError:
         raise PathError("invalid proxied path") from None
-    if _FORBIDDEN_RAW.search(decoded):
+    if _FORBIDDEN_DECODED.search(decoded):
         raise PathError("invalid proxied path")
     segments = decoded.split("/")
     if any(s in ("", ".", "..") for s in segments[:-1]) or segments[-1] in (".", ".."):

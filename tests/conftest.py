@@ -1,1 +1,84 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+TOKEN = "s3cret-t0ken"
+
+
+@pytest.fixture
+def bridge_config() -> dict[str, Any]:
+    """Extra ColabBridge settings; override or update in a test module."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(bridge_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_colab_bridge": True}},
+        "IdentityProvider": {"token": TOKEN},
+        "ColabBridge": dict(bridge_config),
+    }
+
+
+@pytest.fixture
+def token() -> str:
+    return TOKEN
+
+
+@pytest.fixture
+def bridge_app(jp_serverapp: Any) -> Any:
+    """The loaded ColabBridge extension app (fails if it did not load)."""
+    return jp_serverapp.web_app.settings["colab_bridge"]
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def text(self) -> str:
+        parts = []
+        for r in self.records:
+            parts.append(r.getMessage())
+            if r.exc_info:
+                parts.append(logging.Formatter().formatException(r.exc_info))
+        return "\n".join(parts)
+
+
+def _extension_apps(serverapp: Any) -> list[Any]:
+    apps = []
+    for ext in serverapp.extension_manager.extensions.values():
+        for point in ext.extension_points.values():
+            if point.app is not None:
+                apps.append(point.app)
+    return apps
+
+
+@pytest.fixture
+def server_log(jp_serverapp: Any) -> Any:
+    """Every log record of the server (all loggers, all levels) during the test."""
+    capture = _Capture()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    loggers = [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    loggers += [jp_serverapp.log] + [ext.log for ext in _extension_apps(jp_serverapp)]
+    added = [lg for lg in set(loggers) if capture not in lg.handlers and not lg.propagate]
+    for lg in added:
+        lg.addHandler(capture)
+    yield capture
+    root.removeHandler(capture)
+    root.setLevel(old_level)
+    for lg in added:
+        lg.removeHandler(capture)

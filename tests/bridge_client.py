@@ -1,0 +1,203 @@
+"""A small Colab-like client for the bridge, used by the tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+COLAB_ORIGIN = "https://colab.research.google.com"
+KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def ws_url(
+    port: int,
+    base_url: str,
+    endpoint: str = "http_over_websocket",
+    token: str | None = None,
+    auth_host: str | None = None,
+    params: dict[str, str] | None = None,
+    scheme: str = "ws",
+) -> str:
+    """A bridge URL; with ``token`` it carries Colab's auth URL for this server."""
+    query = dict(params or {})
+    if token is not None:
+        http = "https" if scheme == "wss" else "http"
+        host = auth_host or f"127.0.0.1:{port}"
+        query["jupyter_http_over_ws_auth_url"] = f"{http}://{host}{base_url}?token={quote(token)}"
+    url = f"{scheme}://127.0.0.1:{port}{base_url}{endpoint}"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+async def connect(
+    url: str,
+    origin: str | None = COLAB_ORIGIN,
+    headers: dict[str, str] | None = None,
+    subprotocols: list[str] | None = None,
+    **kwargs: Any,
+) -> WebSocketClientConnection:
+    """Open a WebSocket as a browser page at ``origin`` would."""
+    all_headers = dict(headers or {})
+    if origin is not None:
+        all_headers.setdefault("Origin", origin)
+    request = HTTPRequest(url, headers=all_headers, connect_timeout=30, request_timeout=30, **kwargs)
+    return await websocket_connect(request, subprotocols=subprotocols)
+
+
+@dataclass
+class Reply:
+    """One reassembled reply."""
+
+    message_id: Any
+    status: int | None = None
+    status_text: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class BridgeClient:
+    """Sends request frames and reassembles reply frames, many in flight."""
+
+    def __init__(self, ws: WebSocketClientConnection) -> None:
+        self.ws = ws
+        self.replies: dict[Any, Reply] = {}
+        self.done: set[Any] = set()
+        self.unmatched: list[dict[str, Any]] = []
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: str | None = None,
+        body_base64: str | None = None,
+        message_id: Any = None,
+    ) -> Any:
+        message_id = message_id if message_id is not None else uuid.uuid4().hex
+        frame: dict[str, Any] = {"message_id": message_id, "method": method, "path": path}
+        if body is not None:
+            frame["body"] = body
+        if body_base64 is not None:
+            frame["body_base64"] = body_base64
+        self.ws.write_message(json.dumps(frame))
+        return message_id
+
+    async def read_frame(self) -> dict[str, Any]:
+        message = await self.ws.read_message()
+        if message is None:
+            raise ConnectionError(f"socket closed: {self.ws.close_code} {self.ws.close_reason}")
+        assert isinstance(message, str), "reply frames are text"
+        frame = json.loads(message)
+        assert isinstance(frame, dict)
+        return frame
+
+    def _absorb(self, frame: dict[str, Any]) -> None:
+        if "message_id" not in frame:
+            self.unmatched.append(frame)
+            return
+        mid = frame["message_id"]
+        assert mid not in self.done, f"frame after done for {mid!r}"
+        reply = self.replies.get(mid)
+        if reply is None:
+            reply = self.replies[mid] = Reply(mid)
+            assert "status" in frame, "first frame carries the status"
+            reply.status = frame["status"]
+            reply.status_text = frame["statusText"]
+            reply.headers = frame.get("headers", {})
+        else:
+            assert set(frame) <= {"message_id", "data", "done"}, frame.keys()
+        reply.frames.append(frame)
+        if "data" in frame:
+            reply.body += base64.b64decode(frame["data"])
+        if frame["done"]:
+            self.done.add(mid)
+
+    async def wait(self, *message_ids: Any) -> list[Reply]:
+        while not all(m in self.done for m in message_ids):
+            self._absorb(await self.read_frame())
+        return [self.replies[m] for m in message_ids]
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Reply:
+        (reply,) = await self.wait(self.send(method, path, **kwargs))
+        return reply
+
+    async def error_frame(self) -> dict[str, Any]:
+        """The next frame, which the caller expects to be a one-frame error reply."""
+        frame = await self.read_frame()
+        assert frame["done"] is True
+        return frame
+
+
+def _pack(obj: Any) -> bytes:
+    from jupyter_client.jsonutil import json_default
+
+    return json.dumps(obj, default=json_default).encode()
+
+
+class KernelChannel:
+    """Speaks the kernel WebSocket protocol (v1 binary, or legacy JSON) on a socket."""
+
+    def __init__(self, ws: WebSocketClientConnection, session_id: str = "test-session") -> None:
+        from jupyter_client.session import Session
+
+        self.ws = ws
+        self.v1 = ws.selected_subprotocol == KERNEL_SUBPROTOCOL
+        self.session = Session(session=session_id, key=b"")
+
+    def send(self, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
+        from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+        msg = self.session.msg(msg_type, content=content)
+        if self.v1:
+            self.ws.write_message(serialize_msg_to_ws_v1(msg, channel, _pack), binary=True)
+        else:
+            msg["channel"] = channel
+            self.ws.write_message(_pack(msg).decode())
+        return str(msg["header"]["msg_id"])
+
+    async def recv(self) -> dict[str, Any]:
+        from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+
+        message = await self.ws.read_message()
+        if message is None:
+            raise ConnectionError(f"kernel socket closed: {self.ws.close_code}")
+        if self.v1:
+            assert isinstance(message, bytes), "v1 kernel frames stay binary"
+            channel, parts = deserialize_msg_from_ws_v1(message)
+            header, parent, metadata, content = (json.loads(p) for p in parts[:4])
+            return {"channel": channel, "header": header, "parent_header": parent,
+                    "metadata": metadata, "content": content, "msg_type": header["msg_type"]}
+        assert isinstance(message, str)
+        msg = json.loads(message)
+        msg["msg_type"] = msg["header"]["msg_type"]
+        return msg
+
+    async def execute(self, code: str) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+        """Run ``code``; return (stdout, execute_reply content, all its messages)."""
+        msg_id = self.send(
+            "execute_request",
+            {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+             "allow_stdin": False, "stop_on_error": True},
+        )
+        stdout, reply, idle, messages = [], None, False, []
+        while reply is None or not idle:
+            msg = await self.recv()
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            messages.append(msg)
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                stdout.append(msg["content"]["text"])
+            elif msg["msg_type"] == "execute_reply":
+                reply = msg["content"]
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                idle = True
+        return "".join(stdout), reply, messages
