@@ -1,0 +1,172 @@
+"""proxied_ws: kernel channels (in-process) and other WebSockets (relayed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import pytest
+from tornado import websocket
+from tornado.httpclient import HTTPClientError
+
+from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
+
+
+@pytest.fixture
+def url(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str, token: str) -> Any:
+    def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
+        kwargs.setdefault("token", token)
+        return ws_url(jp_http_port, jp_base_url, endpoint, **kwargs)
+
+    return make
+
+
+async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:
+    client = BridgeClient(await connect(url(params={"min_version": "0.0.7"})))
+    body = {"path": "colab.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
+    reply = await client.request("POST", f"{jp_base_url}api/sessions", body=json.dumps(body))
+    assert reply.status == 201, reply.body
+    return client, reply.json()
+
+
+async def wait_closed(ws: websocket.WebSocketClientConnection) -> tuple[int | None, str | None]:
+    while (await asyncio.wait_for(ws.read_message(), 30)) is not None:
+        pass
+    return ws.close_code, ws.close_reason
+
+
+@pytest.mark.parametrize("subprotocols", [[KERNEL_SUBPROTOCOL], None])
+async def test_colab_like_session(url: Any, jp_base_url: str, subprotocols: list[str] | None) -> None:
+    client, session = await start_session(url, jp_base_url)
+    kernel_id = session["kernel"]["id"]
+    ws = await connect(
+        url(f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels", params={"session_id": session["id"]}),
+        subprotocols=subprotocols,
+    )
+    assert ws.selected_subprotocol == (KERNEL_SUBPROTOCOL if subprotocols else None)
+    kernel = KernelChannel(ws)
+    stdout, reply, _ = await kernel.execute("print(6*7)")
+    assert stdout == "42\n" and reply["status"] == "ok"
+    ws.close()
+    deleted = await client.request("DELETE", f"{jp_base_url}api/sessions/{session['id']}")
+    assert deleted.status == 204
+    client.ws.close()
+
+
+async def test_kernel_socket_has_tcp_nodelay(url: Any, jp_base_url: str, jp_serverapp: Any) -> None:
+    client, session = await start_session(url, jp_base_url)
+    ws = await connect(
+        url(f"http_over_websocket/proxied_ws/api/kernels/{session['kernel']['id']}/channels"),
+        subprotocols=[KERNEL_SUBPROTOCOL],
+    )
+    await KernelChannel(ws).execute("1")
+    local_port = ws.protocol.stream.socket.getsockname()[1]
+    found = []
+    for handler in list(jp_serverapp.web_app.settings["colab_bridge"].open_connections):
+        sock = handler.ws_connection.stream.socket
+        if sock.getpeername()[1] == local_port:
+            found.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+    assert found and all(found)
+    ws.close()
+    client.ws.close()
+
+
+async def test_kernel_channels_need_credentials(url: Any, jp_base_url: str) -> None:
+    client, session = await start_session(url, jp_base_url)
+    path = f"http_over_websocket/proxied_ws/api/kernels/{session['kernel']['id']}/channels"
+    for bad in (url(path, token=None), url(path, token="wrong")):
+        with pytest.raises(HTTPClientError) as e:
+            await connect(bad, subprotocols=[KERNEL_SUBPROTOCOL])
+        assert e.value.code == 403
+    with pytest.raises(HTTPClientError) as e:
+        await connect(url(path), origin="https://evil.example")
+    assert e.value.code == 403
+    client.ws.close()
+
+
+async def test_unknown_kernel_completes_handshake_then_closes_404(url: Any) -> None:
+    ws = await connect(
+        url("http_over_websocket/proxied_ws/api/kernels/00000000-0000-0000-0000-000000000000/channels"),
+        subprotocols=[KERNEL_SUBPROTOCOL, "other"],
+    )
+    assert ws.selected_subprotocol == KERNEL_SUBPROTOCOL
+    code, reason = await wait_closed(ws)
+    assert code == 404 and "00000000-0000-0000-0000-000000000000" in (reason or "")
+
+
+async def test_unknown_path_closes_404(url: Any) -> None:
+    ws = await connect(url("http_over_websocket/proxied_ws/api/no/such/socket"), subprotocols=["p1", "p2"])
+    assert ws.selected_subprotocol == "p1"
+    code, _ = await wait_closed(ws)
+    assert code == 404
+
+
+# -- the generic relay, against a test-only WebSocket on the same server ------------
+class EchoSocket(websocket.WebSocketHandler):
+    """Echoes frames with their type; closes with a code when asked."""
+
+    closed_with: list[tuple[int | None, str | None]] = []
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return "echo.v2" if "echo.v2" in subprotocols else None
+
+    def open(self, *args: Any) -> None:
+        self.write_message(json.dumps({"auth": self.request.headers.get("Authorization", "")[:6],
+                                       "origin": self.request.headers.get("Origin"),
+                                       "query": self.request.query}))
+
+    def on_message(self, message: str | bytes) -> None:
+        if message == "close please":
+            self.close(4321, "asked to close")
+        else:
+            self.write_message(message, binary=isinstance(message, bytes))
+
+    def on_close(self) -> None:
+        EchoSocket.closed_with.append((self.close_code, self.close_reason))
+
+
+@pytest.fixture
+def echo_route(jp_serverapp: Any, jp_base_url: str) -> str:
+    jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}test-echo", EchoSocket)])
+    EchoSocket.closed_with = []
+    return "http_over_websocket/proxied_ws/test-echo"
+
+
+async def test_relay_keeps_frame_types_subprotocol_and_query(url: Any, echo_route: str) -> None:
+    ws = await connect(url(echo_route, params={"a": "1", "min_version": "0.0.7"}), subprotocols=["echo.v1", "echo.v2"])
+    assert ws.selected_subprotocol == "echo.v2"
+    hello = json.loads(await ws.read_message())
+    assert hello == {"auth": "token ", "origin": None, "query": "a=1"}
+    ws.write_message("text ✓")
+    assert await ws.read_message() == "text ✓"
+    blob = bytes(range(256)) * 100
+    ws.write_message(blob, binary=True)
+    assert await ws.read_message() == blob
+    ws.write_message("close please")
+    assert await wait_closed(ws) == (4321, "asked to close")
+
+
+async def test_relay_passes_page_close_upstream(url: Any, echo_route: str) -> None:
+    ws = await connect(url(echo_route))
+    await ws.read_message()
+    ws.close(4000, "page closed")
+    for _ in range(100):
+        if EchoSocket.closed_with:
+            break
+        await asyncio.sleep(0.05)
+    assert EchoSocket.closed_with == [(4000, "page closed")]
+
+
+async def test_relay_refused_without_credentials(url: Any, echo_route: str) -> None:
+    with pytest.raises(HTTPClientError) as e:
+        await connect(url(echo_route, token=None))
+    assert e.value.code == 403
+
+
+@pytest.mark.parametrize("path", ["..%2F..%2Fetc", "http_over_websocket/diagnose", "a%5Cb"])
+async def test_bad_proxied_paths_refused(url: Any, path: str) -> None:
+    with pytest.raises(HTTPClientError) as e:
+        await connect(url(f"http_over_websocket/proxied_ws/{path}"))
+    assert e.value.code in (400, 404)
