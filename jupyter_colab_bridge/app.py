@@ -9,6 +9,7 @@ from tornado.ioloop import IOLoop
 from traitlets import Bool, Float, Int, List, Unicode, TraitError, validate
 
 from ._version import __version__
+from .cors import enable_direct_mode
 from .handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .origins import (
     COLAB_ORIGIN,
@@ -83,6 +84,17 @@ class ColabBridge(ExtensionApp):
             "frame and the request is abandoned. 0 disables the limit."
         ),
     )
+    direct_mode = Bool(
+        True,
+        config=True,
+        help=(
+            "Also serve Colab's direct way in: for an allowed origin only, answer CORS "
+            "preflights and add the exact origin with Access-Control-Allow-Credentials "
+            "to every response (errors included), so the page can call the REST API "
+            "with the token. Other origins are answered exactly as without the bridge. "
+            "Example: c.ColabBridge.direct_mode = False (HTTP-over-WebSocket only)."
+        ),
+    )
     upstream_connect_timeout = Float(
         20.0,
         config=True,
@@ -122,6 +134,14 @@ class ColabBridge(ExtensionApp):
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
         self.settings[SETTINGS_KEY] = self
         self.open_connections: set[Any] = set()
+        if self.direct_mode:
+            web_app = self.serverapp.web_app
+            enable_direct_mode(
+                web_app,
+                web_app.settings["identity_provider"],
+                self.origin_policy,
+                web_app.settings["base_url"],
+            )
         IOLoop.current().add_callback(self._log_banner)
 
     def initialize_handlers(self) -> None:

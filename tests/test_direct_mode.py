@@ -1,0 +1,432 @@
+"""Direct mode: CORS for allowlisted pages calling the REST API and kernel sockets.
+
+Real server (pytest-jupyter) over real sockets; requests are built as a
+browser would send them (``Origin``, preflights), with no credentials where
+a browser sends none.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from bridge_client import BridgeClient, connect, ws_url
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.websocket import websocket_connect
+
+ALLOWED = "https://colab.research.google.com"
+ALSO_ALLOWED = "http://localhost:5173"
+OTHER = "https://evil.example.com"
+CORS_NAMES = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Private-Network",
+    "Access-Control-Max-Age",
+)
+
+
+@pytest.fixture
+def direct_mode() -> bool:
+    """ColabBridge.direct_mode; a test parametrizes it to turn it off."""
+    return True
+
+
+@pytest.fixture
+def bridge_config(direct_mode: bool) -> dict[str, Any]:
+    return {"allowed_origins": [ALLOWED, ALSO_ALLOWED], "direct_mode": direct_mode}
+
+
+@pytest.fixture
+def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
+    """A raw request to the server: no token unless given, errors returned."""
+
+    async def _fetch(
+        path: str,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        base: str | None = None,
+    ) -> HTTPResponse:
+        url = f"http://127.0.0.1:{jp_http_port}{jp_base_url if base is None else base}{path}"
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers or {},
+            body=body,
+            follow_redirects=False,
+            allow_nonstandard_methods=True,
+            request_timeout=30,
+        )
+        return await AsyncHTTPClient().fetch(request, raise_error=False)
+
+    return _fetch
+
+
+def cors(response: HTTPResponse) -> dict[str, str]:
+    """The CORS headers of a response."""
+    return {n: response.headers[n] for n in CORS_NAMES if n in response.headers}
+
+
+def preflight_headers(
+    origin: str, method: str = "GET", headers: str = "authorization"
+) -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": headers,
+    }
+
+
+# -- preflights ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("origin", [ALLOWED, ALSO_ALLOWED])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "api/kernelspecs",
+        "api/contents/a%20b.ipynb",
+        "api/colab/build-info",
+        "files/x.bin",
+        "no/such/page",
+    ],
+)
+async def test_preflight_allowed_origin(fetch: Any, origin: str, path: str) -> None:
+    asked = "authorization,content-type,x-xsrftoken,x-colab-thing"
+    response = await fetch(path, "OPTIONS", preflight_headers(origin, "PUT", asked))
+    assert response.code == 204
+    assert response.body == b""
+    headers = response.headers
+    assert headers["Access-Control-Allow-Origin"] == origin
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    methods = [m.strip() for m in headers["Access-Control-Allow-Methods"].split(",")]
+    assert "PUT" in methods and "GET" in methods and "DELETE" in methods
+    allowed = {h.strip().lower() for h in headers["Access-Control-Allow-Headers"].split(",")}
+    assert allowed >= set(asked.split(","))
+    assert int(headers["Access-Control-Max-Age"]) > 0
+    assert "Access-Control-Allow-Private-Network" not in headers
+    assert "origin" in headers["Vary"].lower()
+
+
+async def test_preflight_echoes_only_header_names(fetch: Any) -> None:
+    response = await fetch(
+        "api/kernels",
+        "OPTIONS",
+        preflight_headers(ALLOWED, "POST", "content-type, bad name, x-a:b"),
+    )
+    allowed = [h.strip() for h in response.headers["Access-Control-Allow-Headers"].split(",")]
+    assert "content-type" not in allowed  # already there as Content-Type
+    assert "Content-Type" in allowed
+    assert not any(" " in h or ":" in h for h in allowed)
+
+
+async def test_preflight_private_network(fetch: Any) -> None:
+    headers = preflight_headers(ALLOWED)
+    headers["Access-Control-Request-Private-Network"] = "true"
+    response = await fetch("api/kernelspecs", "OPTIONS", headers)
+    assert response.code == 204
+    assert response.headers["Access-Control-Allow-Private-Network"] == "true"
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+
+
+@pytest.mark.parametrize(
+    "origin", [OTHER, "null", ALLOWED + ".evil.example.com", ALLOWED.upper() + "x"]
+)
+@pytest.mark.parametrize("path", ["api/kernelspecs", "files/x.bin"])
+async def test_preflight_other_origin_is_jupyters_own(fetch: Any, origin: str, path: str) -> None:
+    headers = preflight_headers(origin)
+    headers["Access-Control-Request-Private-Network"] = "true"
+    response = await fetch(path, "OPTIONS", headers)
+    # jupyter_server's own answer: 200 from its API handlers, refused elsewhere,
+    # and no origin either way (ServerApp.allow_origin is not set).
+    if path.startswith("api/"):
+        assert response.code == 200
+    else:
+        assert response.code >= 400
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert "Access-Control-Allow-Private-Network" not in response.headers
+
+
+async def test_preflight_outside_base_url_is_not_answered(fetch: Any, jp_base_url: str) -> None:
+    assert jp_base_url != "/"
+    response = await fetch("api/kernelspecs", "OPTIONS", preflight_headers(ALLOWED), base="/")
+    assert response.code != 204
+    assert cors(response) == {}
+
+
+async def test_plain_options_without_request_method_is_not_a_preflight(fetch: Any) -> None:
+    response = await fetch("files/x.bin", "OPTIONS", {"Origin": ALLOWED})
+    assert response.code == 405  # jupyter_server's answer...
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED  # ...readable by the page
+    assert "Access-Control-Allow-Methods" not in response.headers
+
+
+# -- actual responses -----------------------------------------------------------
+
+
+async def test_success_carries_exact_origin_and_credentials(fetch: Any, token: str) -> None:
+    response = await fetch(f"api/kernelspecs?token={token}", headers={"Origin": ALSO_ALLOWED})
+    assert response.code == 200
+    assert "python3" in json.loads(response.body)["kernelspecs"]
+    assert response.headers["Access-Control-Allow-Origin"] == ALSO_ALLOWED
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "origin" in response.headers["Vary"].lower()
+    assert len(response.headers.get_list("Access-Control-Allow-Origin")) == 1
+
+
+async def test_authorization_header_and_mutation(fetch: Any, token: str) -> None:
+    headers = {
+        "Origin": ALLOWED,
+        "Authorization": f"token {token}",
+        "Content-Type": "application/json",
+    }
+    body = json.dumps({"type": "file", "format": "text", "content": "hello"})
+    response = await fetch("api/contents/direct.txt", "PUT", headers, body)
+    assert response.code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+    read = await fetch(
+        "api/contents/direct.txt?content=1",
+        headers={"Origin": ALLOWED, "Authorization": f"token {token}"},
+    )
+    assert json.loads(read.body)["content"] == "hello"
+    assert read.headers["Access-Control-Allow-Credentials"] == "true"
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("api/contents/no-such-file.txt?token={token}", 404),
+        ("api/no-such-endpoint?token={token}", 404),
+        ("api/kernelspecs?token=wrong", 403),
+        ("api/kernels/00000000-0000-0000-0000-000000000000?token={token}", 404),
+        ("no/such/page?token={token}", 404),
+    ],
+)
+async def test_error_responses_are_readable(fetch: Any, token: str, path: str, status: int) -> None:
+    response = await fetch(path.format(token=token), headers={"Origin": ALLOWED})
+    assert response.code == status
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert response.body  # the page can show the server's message
+
+
+async def test_error_on_post_with_bad_json_is_readable(fetch: Any, token: str) -> None:
+    headers = {"Origin": ALLOWED, "Authorization": f"token {token}"}
+    response = await fetch("api/sessions", "POST", headers, "{not json")
+    assert response.code == 400
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+    assert "Invalid JSON" in json.loads(response.body)["message"]
+
+
+async def test_build_info_is_not_faked(fetch: Any, token: str) -> None:
+    response = await fetch(f"api/colab/build-info?token={token}", headers={"Origin": ALLOWED})
+    assert response.code == 404
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+
+
+@pytest.mark.parametrize("direct_mode", [True, False])
+@pytest.mark.parametrize("origin", [OTHER, "null"])
+async def test_other_origin_is_answered_as_without_the_bridge(
+    fetch: Any, token: str, origin: str, direct_mode: bool
+) -> None:
+    # jupyter_server's own answers, the same with direct mode on and off.
+    ok = await fetch(f"api/kernelspecs?token={token}", headers={"Origin": origin})
+    # It echoes the origin of a token-authenticated request, without
+    # Allow-Credentials (JupyterHandler.set_cors_headers).
+    assert ok.code == 200
+    assert cors(ok) == {"Access-Control-Allow-Origin": origin}
+    # A wrong token from another origin: its origin check answers 404.
+    wrong = await fetch("api/kernelspecs?token=wrong", headers={"Origin": origin})
+    assert wrong.code == 404
+    assert cors(wrong) == {}
+    for path in (f"api/kernels/{'0' * 32}?token={token}", f"no/such/page?token={token}"):
+        error = await fetch(path, headers={"Origin": origin})
+        assert error.code == 404
+        assert cors(error) == {}
+    missing = await fetch(f"api/contents/none.txt?token={token}", headers={"Origin": origin})
+    assert missing.code == 404
+    assert "Access-Control-Allow-Credentials" not in missing.headers
+    assert cors(missing) in ({}, {"Access-Control-Allow-Origin": origin})
+
+
+@pytest.mark.parametrize("direct_mode", [False])
+async def test_direct_mode_off(fetch: Any, token: str, direct_mode: bool) -> None:
+    response = await fetch("api/kernelspecs", "OPTIONS", preflight_headers(ALLOWED))
+    assert response.code == 200  # jupyter_server's APIHandler.options
+    assert "Access-Control-Allow-Origin" not in response.headers
+    response = await fetch("files/x.bin", "OPTIONS", preflight_headers(ALLOWED))
+    assert response.code == 405
+    assert cors(response) == {}
+    error = await fetch(f"api/kernels/{'0' * 32}?token={token}", headers={"Origin": ALLOWED})
+    assert error.code == 404
+    assert cors(error) == {}
+    wrong = await fetch("api/kernelspecs?token=wrong", headers={"Origin": ALLOWED})
+    assert wrong.code == 404  # jupyter_server's origin check, not the 403 of direct mode
+    ok = await fetch(f"api/kernelspecs?token={token}", headers={"Origin": ALLOWED})
+    assert "Access-Control-Allow-Credentials" not in ok.headers
+
+
+async def test_tunnelled_requests_are_unchanged(
+    jp_serverapp: Any, http_server: Any, token: str
+) -> None:
+    """The bridge's in-process requests carry no Origin: the transform adds nothing."""
+    ws = await connect(
+        ws_url(jp_serverapp.port, jp_serverapp.base_url, token=token), origin=ALLOWED
+    )
+    client = BridgeClient(ws)
+    reply = await client.request("GET", f"{jp_serverapp.base_url}api/contents/none.txt")
+    assert reply.status == 404
+    assert "Access-Control-Allow-Credentials" not in reply.headers
+    assert reply.headers.get("Access-Control-Allow-Origin", "") == ""
+    ws.close()
+
+
+# -- WebSockets ----------------------------------------------------------------
+
+
+async def start_kernel(jp_fetch: Any) -> str:
+    response = await jp_fetch("api", "kernels", method="POST", body="{}")
+    return str(json.loads(response.body)["id"])
+
+
+def kernel_info_request() -> str:
+    return json.dumps(
+        {
+            "header": {
+                "msg_id": uuid.uuid4().hex,
+                "msg_type": "kernel_info_request",
+                "session": uuid.uuid4().hex,
+                "username": "test",
+                "date": "2025-01-01T00:00:00Z",
+                "version": "5.3",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "content": {},
+            "channel": "shell",
+        }
+    )
+
+
+async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) -> Any:
+    request = HTTPRequest(
+        f"ws://127.0.0.1:{port}{base_url}{path}",
+        headers=headers,
+        connect_timeout=30,
+        request_timeout=30,
+    )
+    return await websocket_connect(request)
+
+
+async def login_cookie(fetch: Any, token: str) -> str:
+    """Log in with the token as a person would; the login cookie."""
+    xsrf = uuid.uuid4().hex
+    response = await fetch(
+        "login",
+        "POST",
+        {"Cookie": f"_xsrf={xsrf}", "Content-Type": "application/x-www-form-urlencoded"},
+        urlencode({"password": token, "_xsrf": xsrf}),
+    )
+    assert response.code == 302, response.code
+    cookies = [c.split(";", 1)[0] for c in response.headers.get_list("Set-Cookie")]
+    login = [c for c in cookies if c.startswith("username-")]
+    assert login, cookies
+    return "; ".join([*login, f"_xsrf={xsrf}"])
+
+
+async def test_kernel_ws_allowed_origin_with_token(
+    jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str
+) -> None:
+    kernel_id = await start_kernel(jp_fetch)
+    ws = await open_ws(
+        jp_http_port,
+        jp_base_url,
+        f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
+        {"Origin": ALLOWED},
+    )
+    ws.write_message(kernel_info_request())
+    while True:
+        message = await ws.read_message()
+        assert message is not None, "kernel socket closed"
+        if json.loads(message)["header"]["msg_type"] == "kernel_info_reply":
+            break
+    ws.close()
+
+
+async def test_events_ws_allowed_origin_with_token(
+    http_server: Any, jp_http_port: int, jp_base_url: str, token: str
+) -> None:
+    ws = await open_ws(
+        jp_http_port, jp_base_url, f"api/events/subscribe?token={token}", {"Origin": ALLOWED}
+    )
+    ws.close()
+
+
+@pytest.mark.parametrize("direct_mode", [True, False])
+async def test_kernel_ws_origins(
+    jp_fetch: Any, fetch: Any, jp_http_port: int, jp_base_url: str, token: str, direct_mode: bool
+) -> None:
+    kernel_id = await start_kernel(jp_fetch)
+    path = f"api/kernels/{kernel_id}/channels?session_id=s1"
+    cookie = await login_cookie(fetch, token)
+    # The login cookie is good: the server's own page may use it.
+    own = f"http://127.0.0.1:{jp_http_port}"
+    (await open_ws(jp_http_port, jp_base_url, path, {"Origin": own, "Cookie": cookie})).close()
+    # From another origin jupyter_server's origin check refuses it, bridge or not.
+    with pytest.raises(HTTPClientError) as refused:
+        await open_ws(jp_http_port, jp_base_url, path, {"Origin": OTHER, "Cookie": cookie})
+    assert refused.value.code == 403
+    # An allowlisted origin passes that check in direct mode (as with
+    # ServerApp.allow_origin), and only then.
+    if direct_mode:
+        (
+            await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
+        ).close()
+    else:
+        with pytest.raises(HTTPClientError) as refused:
+            await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
+        assert refused.value.code == 403
+    # No credentials: refused, allowlisted or not.
+    with pytest.raises(HTTPClientError) as refused:
+        await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED})
+    assert refused.value.code == 403
+    # Token-authenticated: jupyter_server skips its origin check (knowing the
+    # token is the credential); direct mode changes nothing there.
+    for origin in (ALLOWED, OTHER):
+        (
+            await open_ws(jp_http_port, jp_base_url, f"{path}&token={token}", {"Origin": origin})
+        ).close()
+
+
+async def test_kernel_ws_wrong_token_refused(
+    jp_fetch: Any, jp_http_port: int, jp_base_url: str
+) -> None:
+    kernel_id = await start_kernel(jp_fetch)
+    with pytest.raises(HTTPClientError) as refused:
+        await open_ws(
+            jp_http_port,
+            jp_base_url,
+            f"api/kernels/{kernel_id}/channels?token=wrong",
+            {"Origin": ALLOWED},
+        )
+    assert refused.value.code == 403
+
+
+async def test_cookie_mutation_still_needs_xsrf(fetch: Any, token: str) -> None:
+    """Direct mode relaxes the origin check only; XSRF protection stays."""
+    cookie = await login_cookie(fetch, token)
+    headers = {"Origin": ALLOWED, "Cookie": cookie.split("; _xsrf=")[0]}
+    refused = await fetch(
+        "api/contents/x.txt",
+        "PUT",
+        headers,
+        json.dumps({"type": "file", "format": "text", "content": ""}),
+    )
+    assert refused.code == 403
+    assert refused.headers["Access-Control-Allow-Origin"] == ALLOWED  # readable, still refused
