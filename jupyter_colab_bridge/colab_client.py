@@ -1,0 +1,259 @@
+"""A client that talks to a bridge the way Colab's page does, for the doctor.
+
+It opens ``{base_url}http_over_websocket`` with Colab's ``Origin``,
+``min_version=0.0.7`` and the pasted backend URL as
+``jupyter_http_over_ws_auth_url``, sends request frames (PROTOCOL.md 1.1) and
+reassembles reply frames (1.2). :mod:`.kernel_run` adds the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+
+from .origins import COLAB_ORIGIN
+from .paths import BRIDGE_PREFIX
+from .protocol import AUTH_URL_PARAM, MIN_VERSION_PARAM, PROTOCOL_VERSION
+
+DIAGNOSE_PATH = f"{BRIDGE_PREFIX}/diagnose"
+
+
+class ClientError(Exception):
+    """Something the client saw go wrong, in words for the user."""
+
+
+class ConnectError(ClientError):
+    """A WebSocket that did not open: HTTP ``status``, or no answer at all."""
+
+    def __init__(self, message: str, status: int | None = None, refused: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class Target:
+    """A backend URL as a user pastes it into Colab."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    base_url: str
+    token: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        """Split a backend URL; ValueError with a user-facing message if unusable."""
+        example = "like http://localhost:8888/?token=..."
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"{url!r} is not a URL; give the backend URL {example}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL; give the backend URL {example}")
+        tokens = parse_qs(parts.query).get("token")
+        path = parts.path or "/"
+        return cls(
+            url=url.strip(),
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=port or (443 if parts.scheme == "https" else 80),
+            base_url=path if path.endswith("/") else path + "/",
+            token=tokens[0] if tokens else None,
+        )
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with its token shortened, safe to paste into a bug report."""
+        if not self.token:
+            return self.url
+        parts = urlsplit(self.url)
+        query = urlencode({"token": self.token[:4] + "..."}, safe=".")
+        return urlunsplit(parts._replace(query=query))
+
+    def http_url(self, path: str) -> str:
+        return f"{self.scheme}://{self.netloc}{self.base_url}{path}"
+
+    def ws_url(self, path: str, query: dict[str, str] | None = None) -> str:
+        scheme = "wss" if self.scheme == "https" else "ws"
+        url = f"{scheme}://{self.netloc}{self.base_url}{path}"
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def colab_query(self) -> dict[str, str]:
+        """The query string Colab's page puts on every bridge socket."""
+        return {MIN_VERSION_PARAM: PROTOCOL_VERSION, AUTH_URL_PARAM: self.url}
+
+
+async def api_version(target: Target, timeout: float = 10.0) -> tuple[int, str | None]:
+    """``GET {base_url}api``: (HTTP status, the server's version if it is Jupyter's).
+
+    Raises :class:`ConnectError` when nothing answers.
+    """
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        response = await client.fetch(
+            target.http_url("api"),
+            raise_error=False,
+            connect_timeout=timeout,
+            request_timeout=timeout,
+            validate_cert=False,
+        )
+    except OSError as e:
+        raise _unreachable(target, e) from None
+    finally:
+        client.close()
+    if response.code == 599:
+        raise ConnectError(f"no answer from {target.netloc}: {response.error}")
+    try:
+        version = json.loads(response.body).get("version")
+    except (ValueError, AttributeError):
+        version = None
+    return response.code, version if isinstance(version, str) else None
+
+
+def _unreachable(target: Target, error: OSError) -> ConnectError:
+    if isinstance(error, ConnectionRefusedError):
+        return ConnectError(f"connection refused by {target.netloc}", refused=True)
+    return ConnectError(f"cannot reach {target.netloc}: {error}")
+
+
+async def connect(
+    target: Target,
+    path: str,
+    *,
+    origin: str | None = COLAB_ORIGIN,
+    query: dict[str, str] | None = None,
+    subprotocols: list[str] | None = None,
+    timeout: float = 10.0,
+) -> WebSocketClientConnection:
+    """Open one WebSocket under the target's ``base_url``, or raise ConnectError."""
+    headers = {"Origin": origin} if origin else {}
+    request = HTTPRequest(
+        target.ws_url(path, query),
+        headers=headers,
+        connect_timeout=timeout,
+        request_timeout=timeout,
+        validate_cert=False,
+    )
+    try:
+        return await websocket_connect(request, subprotocols=subprotocols)
+    except HTTPClientError as e:
+        raise ConnectError(f"HTTP {e.code} on {target.base_url}{path}", status=e.code) from None
+    except OSError as e:
+        raise _unreachable(target, e) from None
+    except asyncio.TimeoutError:
+        raise ConnectError(f"no answer from {target.netloc} within {timeout:.0f} s") from None
+
+
+async def probe(target: Target, path: str, **kwargs: Any) -> int:
+    """101 if the WebSocket opens (then closes it), else the refusal's HTTP status."""
+    try:
+        conn = await connect(target, path, **kwargs)
+    except ConnectError as e:
+        if e.status is None:
+            raise
+        return e.status
+    conn.close()
+    return 101
+
+
+async def diagnose(target: Target, timeout: float = 10.0) -> dict[str, Any]:
+    """One round trip on the diagnose socket, from Colab's origin."""
+    conn = await connect(target, DIAGNOSE_PATH, query={MIN_VERSION_PARAM: PROTOCOL_VERSION})
+    try:
+        conn.write_message("doctor")
+        message = await asyncio.wait_for(conn.read_message(), timeout)
+    finally:
+        conn.close()
+    if not isinstance(message, str):
+        raise ClientError("the diagnose socket closed without answering")
+    return json.loads(message)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP response carried back by reply frames."""
+
+    status: int
+    status_text: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class BridgeSession:
+    """An open ``http_over_websocket`` socket; one request at a time."""
+
+    def __init__(self, target: Target, conn: WebSocketClientConnection) -> None:
+        self.target = target
+        self.conn = conn
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def open(cls, target: Target, timeout: float = 10.0) -> BridgeSession:
+        """Handshake exactly as Colab's page makes it."""
+        conn = await connect(target, BRIDGE_PREFIX, query=target.colab_query(), timeout=timeout)
+        return cls(target, conn)
+
+    async def request(
+        self, method: str, api_path: str, body: str | None = None, timeout: float = 30.0
+    ) -> Reply:
+        """Send one request frame for ``{base_url}{api_path}`` and read its reply."""
+        message_id = f"doctor-{next(self._ids)}"
+        frame: dict[str, Any] = {
+            "message_id": message_id,
+            "method": method,
+            "path": self.target.base_url + api_path,
+        }
+        if body is not None:
+            frame["body"] = body
+        try:
+            await self.conn.write_message(json.dumps(frame))
+        except WebSocketClosedError:
+            raise ClientError("the bridge socket is closed") from None
+        return await asyncio.wait_for(self._read_reply(message_id), timeout)
+
+    async def _read_reply(self, message_id: str) -> Reply:
+        head: dict[str, Any] = {}
+        chunks: list[bytes] = []
+        while True:
+            message = await self.conn.read_message()
+            if message is None:
+                raise ClientError(
+                    f"the bridge closed the socket (code {self.conn.close_code}, "
+                    f"reason {self.conn.close_reason!r}) before replying"
+                )
+            frame = json.loads(message)
+            if "message_id" in frame and frame["message_id"] != message_id:
+                continue
+            if "status" in frame:
+                head = frame
+            if frame.get("data"):
+                chunks.append(base64.b64decode(frame["data"]))
+            if frame.get("done"):
+                return Reply(
+                    int(head.get("status", 0)),
+                    str(head.get("statusText", "")),
+                    dict(head.get("headers") or {}),
+                    b"".join(chunks),
+                )
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,300 @@
+"""The doctor's verdicts: plain functions from what was observed to cause and fix.
+
+Nothing here does I/O; :mod:`jupyter_colab_bridge.doctor` observes, these
+functions explain, so every diagnosis is tested without a server too.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import __version__
+from .colab_client import Target
+from .origins import COLAB_ORIGIN
+from .server_info import BridgeConfig, RunningServer
+
+PASS, FAIL, WARN, SKIP, INFO = "pass", "fail", "warn", "skip", "info"
+GET_URL = "jupyter colab-bridge url"
+ENABLE = "jupyter server extension enable jupyter_colab_bridge"
+RESTART_WITHOUT_OPTION = (
+    "restart the server without --ServerApp.jpserver_extensions=jupyter_colab_bridge=False"
+)
+TITLES = {
+    "install": "Package and extension",
+    "server": "Jupyter server",
+    "endpoints": "Bridge endpoints",
+    "handshake": "Colab handshake and GET api/kernelspecs",
+    "kernel": "Kernel runs 1+1 through proxied_ws",
+    "origin": "Colab's origin allowed",
+    "forwarding": "Host and port seen by the browser",
+    "browser": "Browser notes",
+}
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check: a status, a summary, and on failure cause and fix."""
+
+    id: str
+    status: str
+    summary: str
+    cause: str = ""
+    fix: str = ""
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.id]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"title": self.title, **asdict(self)}
+
+
+@dataclass
+class DoctorReport:
+    """All checks of one doctor run; ``ok`` only when none failed."""
+
+    url: str | None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
+
+
+def skipped(ids: tuple[str, ...], why: str) -> list[CheckResult]:
+    """Checks that cannot run because an earlier one failed."""
+    return [CheckResult(i, SKIP, f"skipped: {why}") for i in ids]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a browser treats ``host`` as this machine (exempt from mixed content)."""
+    host = host.lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def masked(url: str) -> str:
+    """A backend URL with its token shortened, for output that may be shared."""
+    try:
+        return Target.parse(url).masked_url
+    except ValueError:
+        return url
+
+
+def find_local_server(target: Target, servers: list[RunningServer]) -> RunningServer | None:
+    """The running server of this user that ``target`` names, by port."""
+    for server in servers:
+        if server.port == target.port and (
+            is_loopback(target.host) or target.host.lower() == server.host.lower()
+        ):
+            return server
+    return None
+
+
+def _disabled_by(config: BridgeConfig) -> tuple[str, str]:
+    by = ", ".join(config.disabled_by) or "a jupyter_server_config.py file"
+    if any(b.startswith("the command line") for b in config.disabled_by):
+        return by, RESTART_WITHOUT_OPTION
+    return by, f"run `{ENABLE}`, then restart the server"
+
+
+# -- 1. package and extension -------------------------------------------------
+def check_install(config: BridgeConfig) -> CheckResult:
+    """The package imports here, and the config enables the extension."""
+    where = f"jupyter_colab_bridge {__version__} imports in {sys.executable}"
+    if config.error:
+        return CheckResult("install", FAIL, where, config.error, "correct the setting named above")
+    if config.enabled:
+        return CheckResult("install", PASS, f"{where}; enabled in the Jupyter config")
+    if config.enabled is False:
+        by, fix = _disabled_by(config)
+        return CheckResult("install", FAIL, f"{where}; but disabled", f"disabled by {by}", fix)
+    return CheckResult(
+        "install",
+        FAIL,
+        f"{where}; but not enabled",
+        "no Jupyter config file enables it (the jupyter_server_config.d/"
+        "jupyter_colab_bridge.json that pip installs is not on the config path)",
+        f"run `{ENABLE}`, then restart the server",
+    )
+
+
+# -- 2. a server answers ------------------------------------------------------
+def server_down(target: Target, servers: list[RunningServer]) -> CheckResult:
+    """Nothing listens at the URL: where the servers are, and how to forward."""
+    others = [masked(s.backend_url) for s in servers if not s.sock]
+    if others:
+        fix = (
+            f"paste the URL of a running server (`{GET_URL}` prints it in full): "
+            f"{', '.join(others)}; or, if port {target.port} is forwarded (ssh -L, docker -p), "
+            "check that the forward is up and points at the server's port"
+        )
+    else:
+        fix = (
+            "start the server: `jupyter server` (it prints the URL to paste); in Docker, "
+            f"publish the port (`docker run -p {target.port}:{target.port} ...`) and start "
+            "the server with --ip=0.0.0.0"
+        )
+    cause = f"nothing listens at {target.netloc} (connection refused)"
+    return CheckResult("server", FAIL, f"no server at {target.netloc}", cause, fix)
+
+
+def not_jupyter_api(target: Target, status: int, local: RunningServer | None) -> CheckResult:
+    """The URL answers, but not with Jupyter's API under its path."""
+    cause = f"no Jupyter server has base_url {target.base_url} at {target.netloc}"
+    if local is not None and local.base_url != target.base_url:
+        cause = (
+            f"the server on port {target.port} has base_url {local.base_url}, "
+            f"but the URL has {target.base_url}"
+        )
+    return CheckResult(
+        "server",
+        FAIL,
+        f"{target.http_url('api')} answered {status}, not Jupyter's API",
+        cause,
+        f"paste the server's base URL as `{GET_URL}` prints it, like "
+        "http://localhost:8888/?token=... (not a /lab or /tree page)",
+    )
+
+
+def server_answers(target: Target, version: str, note: str = "") -> CheckResult:
+    summary = f"Jupyter server {version} answers at {target.netloc}{target.base_url}"
+    if not version.startswith("2."):
+        summary += " (the bridge needs jupyter_server 2)"
+    return CheckResult("server", PASS, summary + note)
+
+
+# -- 3. bridge endpoints ------------------------------------------------------
+def explain_not_loaded(
+    config: BridgeConfig, imports: bool | None, python: str | None, version: str | None
+) -> tuple[str, str]:
+    """Why the server answers 404 on the bridge, and what to do."""
+    if config.enabled is False:
+        by, fix = _disabled_by(config)
+        return f"the extension is disabled by {by}", fix
+    if imports is False and python:
+        return (
+            f"the server runs {python}, which cannot import jupyter_colab_bridge",
+            f"run `{python} -m pip install jupyter_colab_bridge`, then restart the server",
+        )
+    if version and not version.startswith("2."):
+        return (
+            f"the server reports version {version}: not jupyter_server 2, so it does not load "
+            "jupyter_server extensions (the classic Notebook 6 server is one such)",
+            "start `jupyter server` (or JupyterLab 4 / Notebook 7) from this environment",
+        )
+    if config.enabled is None:
+        return "no Jupyter config enables the extension", f"run `{ENABLE}`, then restart the server"
+    return (
+        "the server did not load the extension: it was started before the package was "
+        "installed or enabled, from another environment, or with options that turn it off",
+        "stop the server (Ctrl-C) and start it again with `jupyter server` from this environment",
+    )
+
+
+# -- 4. the handshake ---------------------------------------------------------
+def explain_refused_handshake(
+    target: Target, local: RunningServer | None, token_alone_opens: bool
+) -> tuple[str, str]:
+    """Cause and fix for a 403 on the Colab-style handshake.
+
+    ``token_alone_opens``: the same handshake without ``Origin`` was accepted,
+    so the token is good and the origin is what the server refuses.
+    """
+    if token_alone_opens:
+        return (
+            f"the server refuses the origin {COLAB_ORIGIN} (the token is accepted)",
+            "allow Colab's origin: see the origin check below",
+        )
+    fix = (
+        f"paste the whole URL with its token, as `{GET_URL}` or the server's start-up "
+        "banner prints it (a generated token changes at every restart)"
+    )
+    if not target.token:
+        return (
+            "the URL carries no token (?token=...), so the server answers 403 "
+            "(Colab shows 403 on /api/kernelspecs)",
+            fix,
+        )
+    if local is not None and local.token and local.token != target.token:
+        return "the token in the URL is not the token of the server on this port", fix
+    if local is not None and local.token == target.token:
+        return (
+            "the server refused the right token: see its log (e.g. 'Blocking request with "
+            "non-local Host' means the host name in the URL is not accepted)",
+            "use http://localhost:<port>/ or set c.ServerApp.allow_remote_access = True",
+        )
+    return "the server refused the token in the URL (HTTP 403)", fix
+
+
+# -- 6. origin ----------------------------------------------------------------
+def origin_result(status: int, config: BridgeConfig) -> CheckResult:
+    """Colab's origin, judged by the diagnose socket's answer (101 or 403) to it."""
+    listed = ", ".join(config.allowed_origins + [f"re:{p}" for p in config.allowed_origin_patterns])
+    if status == 101:
+        return CheckResult("origin", PASS, f"{COLAB_ORIGIN} is accepted (configured: {listed})")
+    cause = (
+        f"the server answers {status} to {COLAB_ORIGIN} (its log says 'refused a WebSocket "
+        f"from origin'); the settings read here allow: {listed or 'nothing'}"
+    )
+    fix = (
+        f"keep {COLAB_ORIGIN} in the allowlist and restart the server: "
+        f"`jupyter server --ColabBridge.allowed_origins={COLAB_ORIGIN}`, or in "
+        f"jupyter_server_config.py: c.ColabBridge.allowed_origins = ['{COLAB_ORIGIN}']"
+    )
+    return CheckResult("origin", FAIL, f"{COLAB_ORIGIN} is refused", cause, fix)
+
+
+# -- 7. host and port ---------------------------------------------------------
+def forwarding_check(target: Target, local: RunningServer | None, container: bool) -> CheckResult:
+    """What the browser must reach, and the port-forwarding pitfalls."""
+    if target.scheme == "http" and not is_loopback(target.host):
+        return CheckResult(
+            "forwarding",
+            FAIL,
+            f"the URL names {target.host}, not localhost",
+            f"Colab's page is https; browsers block ws:// to {target.host} from it (mixed "
+            "content); only localhost and 127.0.0.1 are exempt",
+            f"forward the port to the browser's machine: `ssh -N -L {target.port}:localhost:"
+            f"{target.port} you@{target.host}`, then paste http://localhost:{target.port}"
+            f"{target.base_url}?token=...",
+        )
+    if local is not None and container and is_loopback(local.ip or "localhost"):
+        return CheckResult(
+            "forwarding",
+            WARN,
+            f"this runs in a container and the server listens on {local.ip or 'localhost'} only",
+            "a published port (docker run -p) cannot reach a server that listens on the "
+            "container's loopback address",
+            "if the browser runs outside the container, start the server with --ip=0.0.0.0 "
+            f"and publish the port: `docker run -p 127.0.0.1:{target.port}:{target.port} ...`",
+        )
+    if local is None:
+        summary = (
+            f"{target.netloc} reaches a server with no runtime file of this user here "
+            "(a forwarded port, a container or another user's server)"
+        )
+        return CheckResult("forwarding", PASS, summary)
+    summary = (
+        f"the browser must reach {target.netloc} on its own machine; if it runs on another "
+        f"machine, forward the port there: `ssh -N -L {target.port}:localhost:{target.port} "
+        "you@this-machine` and paste the same URL"
+    )
+    return CheckResult("forwarding", PASS, summary)
+
+
+# -- 8. browser notes ---------------------------------------------------------
+def browser_notes() -> CheckResult:
+    """What the doctor cannot see: the browser's own prompts and settings."""
+    return CheckResult(
+        "browser",
+        INFO,
+        "Chrome 142+ asks whether colab.research.google.com may access your local network: "
+        "choose Allow (if you blocked it: the icon left of the address bar > Site settings > "
+        "Local network access > Allow, then reload). Firefox: if the connection fails, set "
+        "network.websocket.allowInsecureFromHTTPS to true in about:config.",
+    )

@@ -1,0 +1,144 @@
+"""Run code on a fresh kernel through the bridge, as Colab's page does.
+
+The kernel is started with ``POST api/kernels`` through the
+``http_over_websocket`` socket; its channels are opened through
+``proxied_ws`` offering ``v1.kernel.websocket.jupyter.org`` (as
+``@jupyterlab/services`` does, and the server picks it when offered), then
+deleted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_server.services.kernels.connection.base import (
+    deserialize_msg_from_ws_v1,
+    serialize_msg_to_ws_v1,
+)
+
+from .colab_client import BridgeSession, ClientError, connect
+from .paths import BRIDGE_PREFIX
+
+KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def execute_request(code: str, session_id: str) -> dict[str, Any]:
+    """A kernel ``execute_request`` message (messaging protocol 5.3)."""
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "username": "colab-bridge-doctor",
+            "session": session_id,
+            "date": datetime.now(timezone.utc).isoformat(),
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        "buffers": [],
+        "channel": "shell",
+    }
+
+
+def encode_kernel_message(msg: dict[str, Any], subprotocol: str | None) -> str | bytes:
+    """A kernel message as the negotiated protocol frames it (v1 binary, or JSON)."""
+    if subprotocol == KERNEL_SUBPROTOCOL:
+        parts = [
+            json.dumps(msg[key]).encode("utf-8")
+            for key in ("header", "parent_header", "metadata", "content")
+        ]
+        return serialize_msg_to_ws_v1(parts, msg["channel"])  # type: ignore[no-any-return]
+    return json.dumps(msg)
+
+
+def decode_kernel_message(frame: str | bytes) -> dict[str, Any]:
+    """The channel, header, parent header and content of one kernel frame."""
+    if isinstance(frame, bytes):
+        channel, parts = deserialize_msg_from_ws_v1(frame)
+        header, parent, _metadata, content = (json.loads(p) for p in parts[:4])
+        return {"channel": channel, "header": header, "parent_header": parent, "content": content}
+    return json.loads(frame)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class KernelRun:
+    """What running code on a fresh kernel through the bridge gave."""
+
+    kernel_name: str
+    subprotocol: str | None
+    result: str
+
+
+async def run_code(session: BridgeSession, code: str = "1+1", timeout: float = 60.0) -> KernelRun:
+    """Start a kernel, run ``code`` over proxied_ws, always delete the kernel."""
+    specs = await session.request("GET", "api/kernelspecs")
+    name = specs.json().get("default") or "python3"
+    started = await session.request("POST", "api/kernels", json.dumps({"name": name}), timeout)
+    if started.status != 201:
+        raise ClientError(
+            f"POST api/kernels answered {started.status} {started.status_text}: "
+            f"{started.body[:300].decode('utf-8', 'replace')}"
+        )
+    kernel_id = started.json()["id"]
+    try:
+        return await asyncio.wait_for(_execute(session, kernel_id, name, code), timeout)
+    except asyncio.TimeoutError:
+        raise ClientError(f"the kernel did not answer {code!r} within {timeout:.0f} s") from None
+    finally:
+        with contextlib.suppress(ClientError, asyncio.TimeoutError):
+            await session.request("DELETE", f"api/kernels/{kernel_id}")
+
+
+async def _execute(session: BridgeSession, kernel_id: str, name: str, code: str) -> KernelRun:
+    session_id = uuid.uuid4().hex
+    query = session.target.colab_query()
+    query["session_id"] = session_id
+    conn = await connect(
+        session.target,
+        f"{BRIDGE_PREFIX}/proxied_ws/api/kernels/{kernel_id}/channels",
+        query=query,
+        subprotocols=[KERNEL_SUBPROTOCOL],
+    )
+    try:
+        protocol = conn.selected_subprotocol
+        request = execute_request(code, session_id)
+        await conn.write_message(
+            encode_kernel_message(request, protocol), binary=protocol == KERNEL_SUBPROTOCOL
+        )
+        msg_id = request["header"]["msg_id"]
+        while True:
+            frame = await conn.read_message()
+            if frame is None:
+                raise ClientError(
+                    f"the kernel socket closed (code {conn.close_code}, "
+                    f"reason {conn.close_reason!r}) before the result came"
+                )
+            msg = decode_kernel_message(frame)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            msg_type = msg["header"]["msg_type"]
+            content = msg.get("content", {})
+            if msg_type == "execute_result":
+                return KernelRun(name, protocol, str(content.get("data", {}).get("text/plain")))
+            if msg_type == "error" or (
+                msg_type == "execute_reply" and content.get("status") != "ok"
+            ):
+                raise ClientError(
+                    f"the kernel reported an error: {content.get('ename')}: {content.get('evalue')}"
+                )
+    finally:
+        conn.close()
