@@ -113,13 +113,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from .app import ColabBridge
+
+    own = ColabBridge.class_own_traits(config=True)
+    if args.json:
+        print(json.dumps({n: {"default": t.default(), "help": t.help} for n, t in own.items()}, indent=2))
+        return 0
+    for name, trait in sorted(own.items()):
+        print(f"c.ColabBridge.{name} = {trait.default()!r}")
+        print(textwrap.fill(trait.help, _WIDTH, initial_indent="    # ", subsequent_indent="    # "))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter colab-bridge",
         description="Connect Google Colab to a Jupyter server on this machine.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", metavar="{url,doctor}")
+    commands = parser.add_subparsers(dest="command", metavar="{url,doctor,settings}")
     commands.required = True
     url = commands.add_parser(
         "url",
@@ -153,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print JSON for scripts")
     doctor.set_defaults(func=cmd_doctor)
+    settings = commands.add_parser(
+        "settings",
+        help="list every ColabBridge setting with its default",
+        description=(
+            "Every ColabBridge setting with its default and help, as lines for "
+            "jupyter_server_config.py (jupyter server --help-all lists only the server's "
+            "own classes, not those of its extensions)."
+        ),
+    )
+    settings.add_argument("--json", action="store_true", help="print JSON for scripts")
+    settings.set_defaults(func=cmd_settings)
     return parser
 
 

@@ -458,3 +458,15 @@ def test_not_loaded_verdicts() -> None:
     cause, fix = explain_not_loaded(enabled, True, None, "2.14.0")
     assert "started before the package was installed" in cause
     assert "start it again" in fix
+
+
+def test_settings_lists_every_bridge_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    from jupyter_colab_bridge.app import ColabBridge
+    from jupyter_colab_bridge.cli import main
+
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    for name in ColabBridge.class_own_traits(config=True):
+        assert f"c.ColabBridge.{name} = " in out
+    assert "c.ColabBridge.allowed_origins = ['https://colab.research.google.com']" in out
+    assert "answer_yes" not in out  # only the bridge's own settings
