@@ -46,7 +46,9 @@ async def connect(
     all_headers = dict(headers or {})
     if origin is not None:
         all_headers.setdefault("Origin", origin)
-    request = HTTPRequest(url, headers=all_headers, connect_timeout=30, request_timeout=30, **kwargs)
+    request = HTTPRequest(
+        url, headers=all_headers, connect_timeout=30, request_timeout=30, **kwargs
+    )
     return await websocket_connect(request, subprotocols=subprotocols)
 
 
@@ -174,8 +176,14 @@ class KernelChannel:
             assert isinstance(message, bytes), "v1 kernel frames stay binary"
             channel, parts = deserialize_msg_from_ws_v1(message)
             header, parent, metadata, content = (json.loads(p) for p in parts[:4])
-            return {"channel": channel, "header": header, "parent_header": parent,
-                    "metadata": metadata, "content": content, "msg_type": header["msg_type"]}
+            return {
+                "channel": channel,
+                "header": header,
+                "parent_header": parent,
+                "metadata": metadata,
+                "content": content,
+                "msg_type": header["msg_type"],
+            }
         assert isinstance(message, str)
         msg = json.loads(message)
         msg["msg_type"] = msg["header"]["msg_type"]
@@ -185,8 +193,14 @@ class KernelChannel:
         """Run ``code``; return (stdout, execute_reply content, all its messages)."""
         msg_id = self.send(
             "execute_request",
-            {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-             "allow_stdin": False, "stop_on_error": True},
+            {
+                "code": code,
+                "silent": False,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
         )
         stdout, reply, idle, messages = [], None, False, []
         while reply is None or not idle:

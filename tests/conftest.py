@@ -31,6 +31,23 @@ def token() -> str:
 
 
 @pytest.fixture
+def url(
+    jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str, token: str
+) -> Any:
+    """Builds bridge URLs of the running server (``http_server_client`` makes it listen).
+
+    By default they carry Colab's auth URL with the server's token.
+    """
+    from bridge_client import ws_url
+
+    def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
+        kwargs.setdefault("token", token)
+        return ws_url(jp_http_port, jp_base_url, endpoint, **kwargs)
+
+    return make
+
+
+@pytest.fixture
 def bridge_app(jp_serverapp: Any) -> Any:
     """The loaded ColabBridge extension app (fails if it did not load)."""
     return jp_serverapp.web_app.settings["colab_bridge"]

@@ -8,26 +8,15 @@ import json
 import os
 import socket
 from typing import Any
-from urllib.parse import quote
 
 import pytest
+from bridge_client import COLAB_ORIGIN, BridgeClient, connect
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect, ws_url
 from jupyter_colab_bridge.protocol import MAX_CHUNK_BYTES, PROTOCOL_VERSION, TEXT_INTERNAL_ERROR
-
-
-@pytest.fixture
-def url(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str, token: str) -> Any:
-    """Builds bridge URLs of the running server (``http_server_client`` makes it listen)."""
-    def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
-        kwargs.setdefault("token", token)
-        return ws_url(jp_http_port, jp_base_url, endpoint, **kwargs)
-
-    return make
 
 
 @pytest.fixture
@@ -58,7 +47,9 @@ def test_extension_loaded_with_config_section(jp_serverapp: Any, bridge_app: Any
     from jupyter_colab_bridge import _jupyter_server_extension_points
     from jupyter_colab_bridge.app import ColabBridge
 
-    assert _jupyter_server_extension_points() == [{"module": "jupyter_colab_bridge", "app": ColabBridge}]
+    assert _jupyter_server_extension_points() == [
+        {"module": "jupyter_colab_bridge", "app": ColabBridge}
+    ]
     assert type(bridge_app).__name__ == "ColabBridge"
     assert bridge_app.allowed_origins == [COLAB_ORIGIN]
     assert bridge_app.allowed_origin_patterns == []
@@ -83,18 +74,28 @@ async def test_upstream_errors_are_ordinary_replies(open_bridge: Any, jp_base_ur
     assert reply.status == 404
 
 
-async def test_empty_body_reply_is_one_frame_without_data(open_bridge: Any, jp_base_url: str, jp_root_dir: Any) -> None:
+async def test_empty_body_reply_is_one_frame_without_data(
+    open_bridge: Any, jp_base_url: str, jp_root_dir: Any
+) -> None:
     bridge = await open_bridge()
     (jp_root_dir / "gone.txt").write_text("x")
     reply = await bridge.request("DELETE", f"{jp_base_url}api/contents/gone.txt")
     assert reply.status == 204
     assert reply.frames == [
-        {"message_id": reply.message_id, "status": 204, "statusText": "No Content", "headers": reply.headers, "done": True}
+        {
+            "message_id": reply.message_id,
+            "status": 204,
+            "statusText": "No Content",
+            "headers": reply.headers,
+            "done": True,
+        }
     ]
     assert not (jp_root_dir / "gone.txt").exists()
 
 
-async def test_method_is_case_insensitive_and_unknown_method_is_relayed(open_bridge: Any, jp_base_url: str) -> None:
+async def test_method_is_case_insensitive_and_unknown_method_is_relayed(
+    open_bridge: Any, jp_base_url: str
+) -> None:
     bridge = await open_bridge()
     assert (await bridge.request("get", f"{jp_base_url}api/status")).status == 200
     assert (await bridge.request("PROPFIND", f"{jp_base_url}api/status")).status == 405
@@ -110,7 +111,9 @@ async def test_binary_file_round_trip(open_bridge: Any, jp_base_url: str, jp_roo
     )
     assert put.status == 201, put.body
     assert (jp_root_dir / "blob.bin").read_bytes() == data
-    got = await bridge.request("GET", f"{jp_base_url}api/contents/blob.bin?content=1&format=base64&type=file")
+    got = await bridge.request(
+        "GET", f"{jp_base_url}api/contents/blob.bin?content=1&format=base64&type=file"
+    )
     assert base64.b64decode(got.json()["content"]) == data
     raw = await bridge.request("GET", f"{jp_base_url}files/blob.bin")
     assert raw.status == 200 and raw.body == data
@@ -147,7 +150,9 @@ async def test_streamed_5mb_download(open_bridge: Any, jp_base_url: str, jp_root
     assert [f["done"] for f in reply.frames].count(True) == 1 and reply.frames[-1]["done"]
 
 
-async def test_fifty_requests_in_flight(open_bridge: Any, jp_base_url: str, jp_root_dir: Any) -> None:
+async def test_fifty_requests_in_flight(
+    open_bridge: Any, jp_base_url: str, jp_root_dir: Any
+) -> None:
     bridge = await open_bridge()
     for i in range(10):
         (jp_root_dir / f"f{i}.txt").write_text(f"file {i}" * (i * 1000 + 1))
@@ -171,7 +176,9 @@ class SlowHandler(JupyterHandler):
         self.finish("slow done")
 
 
-async def test_requests_run_concurrently(open_bridge: Any, jp_serverapp: Any, jp_base_url: str) -> None:
+async def test_requests_run_concurrently(
+    open_bridge: Any, jp_serverapp: Any, jp_base_url: str
+) -> None:
     jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}test-slow", SlowHandler)])
     bridge = await open_bridge()
     slow = bridge.send("GET", f"{jp_base_url}test-slow?delay=2")
@@ -193,8 +200,14 @@ BAD_FRAMES = [
     ('{"message_id": "a", "method": "GET"}', {"message_id": "a", "status": 400}),
     ('{"message_id": "b", "method": 7, "path": "/"}', {"message_id": "b", "status": 400}),
     ('{"message_id": "c", "method": "GET", "path": ["x"]}', {"message_id": "c", "status": 400}),
-    ('{"message_id": "d", "method": "PUT", "path": "/x", "body_base64": "***"}', {"message_id": "d", "status": 400}),
-    ('{"message_id": "e", "method": "GET", "path": "http://evil.example/"}', {"message_id": "e", "status": 400}),
+    (
+        '{"message_id": "d", "method": "PUT", "path": "/x", "body_base64": "***"}',
+        {"message_id": "d", "status": 400},
+    ),
+    (
+        '{"message_id": "e", "method": "GET", "path": "http://evil.example/"}',
+        {"message_id": "e", "status": 400},
+    ),
     ('{"message_id": "f", "method": "CONNECT", "path": "/"}', {"message_id": "f", "status": 400}),
 ]
 
@@ -208,7 +221,9 @@ async def test_bad_frames_get_error_replies_and_socket_keeps_serving(
     reply = await bridge.error_frame()
     assert expected.items() <= reply.items()
     if reply["status"] == 400 and "message_id" in expected and frame.count("path") == 0:
-        assert reply["statusText"].startswith("Invalid request. The body must contain the following keys:")
+        assert reply["statusText"].startswith(
+            "Invalid request. The body must contain the following keys:"
+        )
     assert "Traceback" not in reply["statusText"]
     assert (await bridge.request("GET", f"{jp_base_url}api/status")).status == 200
 
@@ -222,7 +237,9 @@ async def test_binary_frame_is_not_json(open_bridge: Any, jp_base_url: str) -> N
 
 # -- min_version -----------------------------------------------------------------------
 @pytest.mark.parametrize("version", ["0.0.1a2", "0.0.1a3", "0.0.7"])
-async def test_supported_min_versions(jp_serverapp: Any, url: Any, jp_base_url: str, version: str) -> None:
+async def test_supported_min_versions(
+    jp_serverapp: Any, url: Any, jp_base_url: str, version: str
+) -> None:
     ws = await connect(url(params={"min_version": version}))
     assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
     ws.close()
@@ -233,7 +250,9 @@ async def test_invalid_min_version_closes_400(jp_serverapp: Any, url: Any) -> No
     assert await closed(ws) == (400, 'Invalid "min_version" provided: not.a.version!')
 
 
-async def test_newer_min_version_closes_400_and_logs(jp_serverapp: Any, url: Any, server_log: Any) -> None:
+async def test_newer_min_version_closes_400_and_logs(
+    jp_serverapp: Any, url: Any, server_log: Any
+) -> None:
     ws = await connect(url(params={"min_version": "9.0.0"}))
     reason = f"Requested version (9.0.0) > Current version ({PROTOCOL_VERSION}). Please upgrade this package."
     assert await closed(ws) == (400, reason)
@@ -242,7 +261,9 @@ async def test_newer_min_version_closes_400_and_logs(jp_serverapp: Any, url: Any
 
 # -- diagnose ----------------------------------------------------------------------------
 async def test_diagnose_without_credentials(jp_serverapp: Any, url: Any) -> None:
-    ws = await connect(url("http_over_websocket/diagnose", token=None, params={"min_version": "0.0.7"}))
+    ws = await connect(
+        url("http_over_websocket/diagnose", token=None, params={"min_version": "0.0.7"})
+    )
     ws.write_message("1")
     assert json.loads(await ws.read_message()) == {
         "message_id": "1",
@@ -268,11 +289,17 @@ async def test_diagnose_reports_cookie_and_outdated(jp_serverapp: Any, url: Any)
 
 
 # -- origins and authentication -------------------------------------------------------
-ENDPOINTS = ["http_over_websocket", "http_over_websocket/diagnose", "http_over_websocket/proxied_ws/api/events/subscribe"]
+ENDPOINTS = [
+    "http_over_websocket",
+    "http_over_websocket/diagnose",
+    "http_over_websocket/proxied_ws/api/events/subscribe",
+]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-async def test_disallowed_origin_refused_with_token(jp_serverapp: Any, url: Any, endpoint: str, server_log: Any) -> None:
+async def test_disallowed_origin_refused_with_token(
+    jp_serverapp: Any, url: Any, endpoint: str, server_log: Any
+) -> None:
     with pytest.raises(HTTPClientError) as e:
         await connect(url(endpoint), origin="https://evil.example")
     assert e.value.code == 403
@@ -280,14 +307,20 @@ async def test_disallowed_origin_refused_with_token(jp_serverapp: Any, url: Any,
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
 
 
-@pytest.mark.parametrize("endpoint", ["http_over_websocket", "http_over_websocket/proxied_ws/api/events/subscribe"])
-async def test_unauthenticated_handshake_refused(jp_serverapp: Any, url: Any, endpoint: str) -> None:
+@pytest.mark.parametrize(
+    "endpoint", ["http_over_websocket", "http_over_websocket/proxied_ws/api/events/subscribe"]
+)
+async def test_unauthenticated_handshake_refused(
+    jp_serverapp: Any, url: Any, endpoint: str
+) -> None:
     with pytest.raises(HTTPClientError) as e:
         await connect(url(endpoint, token=None))
     assert e.value.code == 403
 
 
-async def test_wrong_token_in_auth_url_refused(jp_serverapp: Any, url: Any, server_log: Any) -> None:
+async def test_wrong_token_in_auth_url_refused(
+    jp_serverapp: Any, url: Any, server_log: Any
+) -> None:
     with pytest.raises(HTTPClientError) as e:
         await connect(url(token="wrong-token"))
     assert e.value.code == 403
@@ -322,13 +355,17 @@ async def test_cross_domain_auth_url_with_other_credentials_gets_500_replies(
 
 
 @pytest.mark.parametrize("how", ["header", "query"])
-async def test_other_token_carriers(jp_serverapp: Any, url: Any, jp_base_url: str, token: str, how: str) -> None:
+async def test_other_token_carriers(
+    jp_serverapp: Any, url: Any, jp_base_url: str, token: str, how: str
+) -> None:
     if how == "header":
         ws = await connect(url(token=None), headers={"Authorization": f"token {token}"})
     else:
         ws = await connect(url(token=None, params={"token": token}))
     client = BridgeClient(ws)
-    reply = await client.request("POST", f"{jp_base_url}api/contents", body=json.dumps({"type": "notebook"}))
+    reply = await client.request(
+        "POST", f"{jp_base_url}api/contents", body=json.dumps({"type": "notebook"})
+    )
     assert reply.status == 201
     ws.close()
 
@@ -357,7 +394,9 @@ async def test_cookie_authenticated_socket_follows_xsrf_rules(
     ws.close()
 
 
-async def test_banner_names_url_and_origins(bridge_app: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str) -> None:
+async def test_banner_names_url_and_origins(
+    bridge_app: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str
+) -> None:
     url = bridge_app.backend_url(mask_configured_token=False)
     assert url == f"http://localhost:{jp_http_port}{jp_base_url}?token={token}" or url.endswith(
         f":{jp_http_port}{jp_base_url}?token={token}"

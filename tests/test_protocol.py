@@ -49,11 +49,17 @@ def test_empty_body_base64_falls_back_to_body() -> None:
     assert parse_request_frame(json.dumps(frame)).body == "héllo".encode()
 
 
-@pytest.mark.parametrize("message", ["not json", "", "{", b"\xff\xfe", "[1, 2]", '"text"', "42", "null"])
+@pytest.mark.parametrize(
+    "message", ["not json", "", "{", b"\xff\xfe", "[1, 2]", '"text"', "42", "null"]
+)
 def test_not_a_json_object(message: str | bytes) -> None:
     with pytest.raises(FrameError) as e:
         parse_request_frame(message)
-    assert json.loads(e.value.reply()) == {"status": 400, "statusText": TEXT_JSON_REQUIRED, "done": True}
+    assert json.loads(e.value.reply()) == {
+        "status": 400,
+        "statusText": TEXT_JSON_REQUIRED,
+        "done": True,
+    }
 
 
 def test_missing_keys_echo_message_id() -> None:
@@ -113,15 +119,24 @@ def test_numeric_message_id_is_echoed() -> None:
 
 
 def test_nonstandard_method_allowed() -> None:
-    assert parse_request_frame('{"message_id": 1, "method": "propfind", "path": "/"}').method == "PROPFIND"
+    assert (
+        parse_request_frame('{"message_id": 1, "method": "propfind", "path": "/"}').method
+        == "PROPFIND"
+    )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(), st.binary(), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
-    max_leaves=10,
-).map(json.dumps)))
+@given(
+    st.one_of(
+        st.text(),
+        st.binary(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(),
+            lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+            max_leaves=10,
+        ).map(json.dumps),
+    )
+)
 def test_parser_never_crashes(message: str | bytes) -> None:
     try:
         parse_request_frame(message)
@@ -141,11 +156,19 @@ def _frames(body_chunks: list[bytes]) -> list[dict[str, object]]:
 
 def test_empty_body_is_one_frame_without_data() -> None:
     assert _frames([]) == [
-        {"message_id": "id", "status": 200, "statusText": "OK", "headers": {"Content-Type": "x"}, "done": True}
+        {
+            "message_id": "id",
+            "status": 200,
+            "statusText": "OK",
+            "headers": {"Content-Type": "x"},
+            "done": True,
+        }
     ]
 
 
-@pytest.mark.parametrize("size", [1, MAX_CHUNK_BYTES - 1, MAX_CHUNK_BYTES, MAX_CHUNK_BYTES + 1, 5 * MAX_CHUNK_BYTES + 17])
+@pytest.mark.parametrize(
+    "size", [1, MAX_CHUNK_BYTES - 1, MAX_CHUNK_BYTES, MAX_CHUNK_BYTES + 1, 5 * MAX_CHUNK_BYTES + 17]
+)
 def test_chunks_at_most_64k_and_reassemble(size: int) -> None:
     body = bytes((i * 7) % 256 for i in range(size))
     pieces = [body[i : i + 10_000] for i in range(0, size, 10_000)]
@@ -206,7 +229,12 @@ def test_diagnose_frame() -> None:
 # -- request paths ----------------------------------------------------------
 @pytest.mark.parametrize(
     "path",
-    ["/a%40b/api/status", "/a%40b/api/contents/x%20y.ipynb?content=1&type=file", "/a%40b/", "/a%40b/files/%C3%A9.txt"],
+    [
+        "/a%40b/api/status",
+        "/a%40b/api/contents/x%20y.ipynb?content=1&type=file",
+        "/a%40b/",
+        "/a%40b/files/%C3%A9.txt",
+    ],
 )
 def test_good_paths(path: str) -> None:
     assert check_request_path(path, "/a%40b/") == path
@@ -255,14 +283,28 @@ def test_paths_never_escape_base(path: str) -> None:
     assert checked.startswith("/base/") and "\\" not in checked and "\n" not in checked
 
 
-@pytest.mark.parametrize("path", ["api/kernels/x/channels", "terminals/websocket/1", "api/events/subscribe"])
+@pytest.mark.parametrize(
+    "path", ["api/kernels/x/channels", "terminals/websocket/1", "api/events/subscribe"]
+)
 def test_good_proxied_paths(path: str) -> None:
     assert check_proxied_path(path) == path
 
 
 @pytest.mark.parametrize(
     "path",
-    ["", "/api", "../x", "api/../../x", "api/%2e%2e/x", "http_over_websocket", "http_over_websocket/diagnose", "a//b", "a\\b", "a@b", "a\r\nb"],
+    [
+        "",
+        "/api",
+        "../x",
+        "api/../../x",
+        "api/%2e%2e/x",
+        "http_over_websocket",
+        "http_over_websocket/diagnose",
+        "a//b",
+        "a\\b",
+        "a@b",
+        "a\r\nb",
+    ],
 )
 def test_bad_proxied_paths(path: str) -> None:
     with pytest.raises(PathError):
@@ -293,7 +335,10 @@ def test_patterns_are_fullmatch() -> None:
     assert not policy.allows("xhttps://app.example.com")
 
 
-@pytest.mark.parametrize("entry", ["*", "", " ", "null", "colab.research.google.com", "https://x.com/path", "ftp://x.com"])
+@pytest.mark.parametrize(
+    "entry",
+    ["*", "", " ", "null", "colab.research.google.com", "https://x.com/path", "ftp://x.com"],
+)
 def test_bad_origin_entries(entry: str) -> None:
     with pytest.raises(OriginConfigError):
         OriginPolicy([entry])
@@ -307,8 +352,14 @@ def test_bad_patterns(pattern: str) -> None:
 
 # -- auth URL -------------------------------------------------------------------
 def test_auth_url_same_server() -> None:
-    assert token_from_auth_url("http://localhost:9000/?token=abc", "http", "localhost:9000", "/") == "abc"
-    assert token_from_auth_url("https://LOCALHOST/jb/tree?token=t", "https", "localhost:443", "/jb/") == "t"
+    assert (
+        token_from_auth_url("http://localhost:9000/?token=abc", "http", "localhost:9000", "/")
+        == "abc"
+    )
+    assert (
+        token_from_auth_url("https://LOCALHOST/jb/tree?token=t", "https", "localhost:443", "/jb/")
+        == "t"
+    )
 
 
 @pytest.mark.parametrize(
@@ -334,5 +385,9 @@ def test_auth_url_refused(url: str, host: str, base: str) -> None:
 
 
 def test_tokens_equal() -> None:
-    assert tokens_equal("abc", "abc") and not tokens_equal("abc", "abd") and not tokens_equal("", "abc")
+    assert (
+        tokens_equal("abc", "abc")
+        and not tokens_equal("abc", "abd")
+        and not tokens_equal("", "abc")
+    )
     assert tokens_equal("é", "é")

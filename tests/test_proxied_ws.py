@@ -8,19 +8,9 @@ import socket
 from typing import Any
 
 import pytest
+from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
 from tornado import websocket
 from tornado.httpclient import HTTPClientError
-
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
-
-
-@pytest.fixture
-def url(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str, token: str) -> Any:
-    def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
-        kwargs.setdefault("token", token)
-        return ws_url(jp_http_port, jp_base_url, endpoint, **kwargs)
-
-    return make
 
 
 async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:
@@ -38,11 +28,16 @@ async def wait_closed(ws: websocket.WebSocketClientConnection) -> tuple[int | No
 
 
 @pytest.mark.parametrize("subprotocols", [[KERNEL_SUBPROTOCOL], None])
-async def test_colab_like_session(url: Any, jp_base_url: str, subprotocols: list[str] | None) -> None:
+async def test_colab_like_session(
+    url: Any, jp_base_url: str, subprotocols: list[str] | None
+) -> None:
     client, session = await start_session(url, jp_base_url)
     kernel_id = session["kernel"]["id"]
     ws = await connect(
-        url(f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels", params={"session_id": session["id"]}),
+        url(
+            f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels",
+            params={"session_id": session["id"]},
+        ),
         subprotocols=subprotocols,
     )
     assert ws.selected_subprotocol == (KERNEL_SUBPROTOCOL if subprotocols else None)
@@ -88,7 +83,9 @@ async def test_kernel_channels_need_credentials(url: Any, jp_base_url: str) -> N
 
 async def test_unknown_kernel_completes_handshake_then_closes_404(url: Any) -> None:
     ws = await connect(
-        url("http_over_websocket/proxied_ws/api/kernels/00000000-0000-0000-0000-000000000000/channels"),
+        url(
+            "http_over_websocket/proxied_ws/api/kernels/00000000-0000-0000-0000-000000000000/channels"
+        ),
         subprotocols=[KERNEL_SUBPROTOCOL, "other"],
     )
     assert ws.selected_subprotocol == KERNEL_SUBPROTOCOL
@@ -97,7 +94,9 @@ async def test_unknown_kernel_completes_handshake_then_closes_404(url: Any) -> N
 
 
 async def test_unknown_path_closes_404(url: Any) -> None:
-    ws = await connect(url("http_over_websocket/proxied_ws/api/no/such/socket"), subprotocols=["p1", "p2"])
+    ws = await connect(
+        url("http_over_websocket/proxied_ws/api/no/such/socket"), subprotocols=["p1", "p2"]
+    )
     assert ws.selected_subprotocol == "p1"
     code, _ = await wait_closed(ws)
     assert code == 404
@@ -113,9 +112,15 @@ class EchoSocket(websocket.WebSocketHandler):
         return "echo.v2" if "echo.v2" in subprotocols else None
 
     def open(self, *args: Any) -> None:
-        self.write_message(json.dumps({"auth": self.request.headers.get("Authorization", "")[:6],
-                                       "origin": self.request.headers.get("Origin"),
-                                       "query": self.request.query}))
+        self.write_message(
+            json.dumps(
+                {
+                    "auth": self.request.headers.get("Authorization", "")[:6],
+                    "origin": self.request.headers.get("Origin"),
+                    "query": self.request.query,
+                }
+            )
+        )
 
     def on_message(self, message: str | bytes) -> None:
         if message == "close please":
@@ -135,7 +140,10 @@ def echo_route(jp_serverapp: Any, jp_base_url: str) -> str:
 
 
 async def test_relay_keeps_frame_types_subprotocol_and_query(url: Any, echo_route: str) -> None:
-    ws = await connect(url(echo_route, params={"a": "1", "min_version": "0.0.7"}), subprotocols=["echo.v1", "echo.v2"])
+    ws = await connect(
+        url(echo_route, params={"a": "1", "min_version": "0.0.7"}),
+        subprotocols=["echo.v1", "echo.v2"],
+    )
     assert ws.selected_subprotocol == "echo.v2"
     hello = json.loads(await ws.read_message())
     assert hello == {"auth": "token ", "origin": None, "query": "a=1"}
