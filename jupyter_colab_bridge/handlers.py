@@ -13,6 +13,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .base import BridgeHandlerMixin
+from .corking import BurstCork
 from .dispatch import TunnelConnection, TunnelContext, dispatch
 from .paths import PathError, check_request_path
 from .protocol import (
@@ -162,6 +163,11 @@ class HttpOverWebSocketHandler(_BridgeSocket):
                 self._connections.discard(connection)
 
     def _send_frame(self, frame: str) -> Any:
+        cork = getattr(self, "_cork", None)
+        if cork is None:
+            stream = getattr(self.ws_connection, "stream", None)
+            cork = self._cork = BurstCork(getattr(stream, "socket", None))
+        cork.before_write()
         return self.write_message(frame)
 
     def _send_quietly(self, frame: str) -> None:

@@ -16,6 +16,11 @@ from typing import Any, Iterator, Mapping, Union
 
 from packaging.version import InvalidVersion, Version
 
+try:  # SIMD base64 (a dependency): ~20x CPython's encoder, same output
+    from pybase64 import b64encode as _b64encode
+except ImportError:  # pragma: no cover - depends on the environment
+    from base64 import b64encode as _b64encode
+
 #: The protocol version this bridge speaks. Colab's page asks for
 #: ``min_version=0.0.7``, the version of the original ``jupyter_http_over_ws``.
 PROTOCOL_VERSION = "0.0.7"
@@ -174,13 +179,13 @@ def head_frame(
     if data is None or len(data) == 0:
         return f'{prefix}, "done": {"true" if done else "false"}}}'
     # base64 needs no JSON escaping: splice it in instead of re-scanning it.
-    b64 = base64.b64encode(data).decode("ascii")
+    b64 = _b64encode(data).decode("ascii")
     return f'{prefix}, "data": "{b64}", "done": {"true" if done else "false"}}}'
 
 
 def data_frame(message_id_json: str, data: bytes | memoryview, done: bool) -> str:
     """A later frame of a reply; ``message_id_json`` is the id already JSON-encoded."""
-    b64 = base64.b64encode(data).decode("ascii")
+    b64 = _b64encode(data).decode("ascii")
     return (
         f'{{"message_id": {message_id_json}, "data": "{b64}", '
         f'"done": {"true" if done else "false"}}}'
