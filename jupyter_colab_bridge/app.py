@@ -80,8 +80,9 @@ class ColabBridge(ExtensionApp):
         300.0,
         config=True,
         help=(
-            "Seconds a tunnelled request may take before the page gets a 504 reply "
-            "frame and the request is abandoned. 0 disables the limit."
+            "Seconds a tunnelled request may take before its reply starts; then the "
+            "page gets a 504 reply frame and the request is abandoned. A reply that "
+            "is already streaming is paced by the page instead. 0 disables the limit."
         ),
     )
     direct_mode = Bool(
@@ -101,6 +102,28 @@ class ColabBridge(ExtensionApp):
         help="Seconds proxied_ws waits for the server's own WebSocket to open.",
     )
 
+    max_buffered_bytes = Int(
+        32 * 1024 * 1024,
+        config=True,
+        help=(
+            "Bytes of kernel output the server may hold for one proxied kernel socket "
+            "whose page does not read; beyond it the socket is closed with code 1008 "
+            "(the page reconnects; the kernel keeps running)."
+        ),
+    )
+
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Refuse to start on a bad ColabBridge setting.
+
+        jupyter_server would log the error and serve the bridge with its
+        defaults, which is not what the user asked for: stop instead.
+        """
+        try:
+            super()._link_jupyter_server_extension(serverapp)
+        except TraitError as e:
+            self.log.critical("Colab bridge: invalid configuration: %s. Not starting.", e)
+            raise SystemExit(1) from None
+
     @validate("allowed_origins")
     def _check_origins(self, proposal: dict[str, Any]) -> list[str]:
         try:
@@ -117,7 +140,7 @@ class ColabBridge(ExtensionApp):
             raise TraitError(str(e)) from None
         return list(proposal["value"])
 
-    @validate("max_message_bytes", "max_requests_in_flight", "max_connections")
+    @validate("max_message_bytes", "max_requests_in_flight", "max_connections", "max_buffered_bytes")
     def _check_positive(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
             raise TraitError(f"ColabBridge.{proposal['trait'].name} must be at least 1")

@@ -127,7 +127,14 @@ class HttpOverWebSocketHandler(_BridgeSocket):
             )
             self._connections.add(connection)
             timeout = self.bridge.request_timeout or None
-            await asyncio.wait_for(asyncio.shield(connection.finished), timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(connection.finished), timeout)
+            except asyncio.TimeoutError:
+                if not connection.started:
+                    raise
+                # The reply is streaming: the page's reading paces it, not the clock
+                # (cutting it off would leave the page without a final frame).
+                await connection.finished
         except asyncio.TimeoutError:
             self.log.error(
                 "Colab bridge: %s %s did not finish within %.0f s (ColabBridge.request_timeout)",

@@ -120,9 +120,10 @@ def parse_request_frame(message: str | bytes) -> BridgeRequest:
     method = contents["method"]
     if not isinstance(method, str):
         raise FrameError('Invalid request. "method" must be a string.', message_id)
-    method = method.upper()
+    # Checked before upper-casing: "ß".upper() is the valid token "SS".
     if len(method) > _MAX_METHOD_LENGTH or not _METHOD_RE.fullmatch(method):
         raise FrameError('Invalid request. "method" must be an HTTP method name.', message_id)
+    method = method.upper()
     if method in FORBIDDEN_METHODS:
         raise FrameError(f'Invalid request. Method "{method}" is not allowed.', message_id)
 

@@ -35,6 +35,14 @@ def offered_subprotocols(handler: WebSocketHandler) -> list[str]:
     return [p.strip() for p in header.split(",") if p.strip()]
 
 
+def _buffered_bytes(conn: Any) -> int:
+    """Bytes written to a WebSocket but not yet taken by the peer (tornado's buffer)."""
+    try:
+        return len(conn.stream._write_buffer)
+    except (AttributeError, TypeError):  # pragma: no cover - another tornado
+        return 0
+
+
 class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
     """A kernel's channels through the bridge, attached in-process.
 
@@ -83,6 +91,30 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
             self.close(code, self.missing_kernel)
             return
         await super().open(kernel_id)
+
+    def write_message(self, message: Any, binary: bool = False) -> Any:
+        """Kernel to page; close with 1008 rather than buffer output without bound.
+
+        jupyter_server's kernel connection writes every kernel message at once
+        without waiting for the page, so a page that stops reading would make
+        the server hold all the kernel's output.
+        """
+        conn = self.ws_connection
+        if conn is not None and not conn.is_closing():
+            buffered = _buffered_bytes(conn)
+            if buffered > self.bridge.max_buffered_bytes:
+                self.log.warning(
+                    "Colab bridge: closing kernel socket %s: the page is not reading its "
+                    "output (%d bytes waiting; ColabBridge.max_buffered_bytes)",
+                    self.kernel_id,
+                    buffered,
+                )
+                self.close(1008, "The page is not reading kernel output (ColabBridge.max_buffered_bytes)")
+        if conn is None or conn.is_closing():
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done  # the page is gone or going: drop the message quietly
+        return super().write_message(message, binary=binary)
 
     def on_message(self, ws_message: Any) -> None:
         """Hand a frame to the kernel connection."""
