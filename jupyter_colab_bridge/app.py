@@ -6,7 +6,7 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Float, Int, List, Unicode, TraitError, validate
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
 from .cors import enable_direct_mode
@@ -140,7 +140,9 @@ class ColabBridge(ExtensionApp):
             raise TraitError(str(e)) from None
         return list(proposal["value"])
 
-    @validate("max_message_bytes", "max_requests_in_flight", "max_connections", "max_buffered_bytes")
+    @validate(
+        "max_message_bytes", "max_requests_in_flight", "max_connections", "max_buffered_bytes"
+    )
     def _check_positive(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
             raise TraitError(f"ColabBridge.{proposal['trait'].name} must be at least 1")
@@ -158,6 +160,7 @@ class ColabBridge(ExtensionApp):
         self.settings[SETTINGS_KEY] = self
         self.open_connections: set[Any] = set()
         if self.direct_mode:
+            assert self.serverapp is not None
             web_app = self.serverapp.web_app
             enable_direct_mode(
                 web_app,
@@ -173,7 +176,10 @@ class ColabBridge(ExtensionApp):
             [
                 (rf"/{BRIDGE_PREFIX}", HttpOverWebSocketHandler),
                 (rf"/{BRIDGE_PREFIX}/diagnose", DiagnoseHandler),
-                (rf"/{BRIDGE_PREFIX}/proxied_ws/api/kernels/{_KERNEL_ID}/channels", KernelChannelsHandler),
+                (
+                    rf"/{BRIDGE_PREFIX}/proxied_ws/api/kernels/{_KERNEL_ID}/channels",
+                    KernelChannelsHandler,
+                ),
                 (rf"/{BRIDGE_PREFIX}/proxied_ws/(?P<path>.+)", ProxiedWebSocketHandler),
             ]
         )
@@ -181,6 +187,7 @@ class ColabBridge(ExtensionApp):
     def backend_url(self, mask_configured_token: bool = True) -> str:
         """The URL to paste into Colab's "Connect to a local runtime" dialog."""
         server = self.serverapp
+        assert server is not None
         scheme = "https" if server.certfile else "http"
         ip = server.ip or "localhost"
         if ip in ("0.0.0.0", "::", ""):
@@ -189,7 +196,11 @@ class ColabBridge(ExtensionApp):
         url = f"{scheme}://{host}:{server.port}{server.base_url}"
         token = server.identity_provider.token
         if token:
-            shown = token if (server.identity_provider.token_generated or not mask_configured_token) else "..."
+            shown = (
+                token
+                if (server.identity_provider.token_generated or not mask_configured_token)
+                else "..."
+            )
             url += f"?token={shown}"
         return url
 
@@ -198,12 +209,12 @@ class ColabBridge(ExtensionApp):
         if server is None or server.sock:
             return
         lines = [
-            "Colab local runtime bridge (jupyter_colab_bridge %s) is ready." % __version__,
+            f"Colab local runtime bridge (jupyter_colab_bridge {__version__}) is ready.",
             "In Colab, choose Connect > 'Connect to a local runtime' and paste:",
-            "    %s" % self.backend_url(),
+            f"    {self.backend_url()}",
         ]
         if server.identity_provider.token and not server.identity_provider.token_generated:
             lines.append("    (replace ... with the token you configured)")
-        lines.append("Allowed page origins: %s" % ", ".join(self.origin_policy.describe()))
+        lines.append(f"Allowed page origins: {', '.join(self.origin_policy.describe())}")
         lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
         self.log.info("\n".join(lines))

@@ -118,11 +118,17 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
     own = ColabBridge.class_own_traits(config=True)
     if args.json:
-        print(json.dumps({n: {"default": t.default(), "help": t.help} for n, t in own.items()}, indent=2))
+        print(
+            json.dumps(
+                {n: {"default": t.default(), "help": t.help} for n, t in own.items()}, indent=2
+            )
+        )
         return 0
     for name, trait in sorted(own.items()):
         print(f"c.ColabBridge.{name} = {trait.default()!r}")
-        print(textwrap.fill(trait.help, _WIDTH, initial_indent="    # ", subsequent_indent="    # "))
+        print(
+            textwrap.fill(trait.help, _WIDTH, initial_indent="    # ", subsequent_indent="    # ")
+        )
     return 0
 
 

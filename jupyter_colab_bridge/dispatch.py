@@ -12,7 +12,8 @@ page's WebSocket to drain before it writes more.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
+from typing import Any, Callable
 
 from tornado import httputil
 from tornado.iostream import StreamClosedError

@@ -143,9 +143,7 @@ class HttpOverWebSocketHandler(_BridgeSocket):
                 self.bridge.request_timeout,
             )
             if connection is not None and not connection.started:
-                self._send_quietly(
-                    error_frame(504, "The request timed out.", request.message_id)
-                )
+                self._send_quietly(error_frame(504, "The request timed out.", request.message_id))
             if connection is not None:
                 connection.abort()
         except asyncio.CancelledError:
@@ -155,11 +153,10 @@ class HttpOverWebSocketHandler(_BridgeSocket):
         except Exception:
             if self.ws_connection is None or self.ws_connection.is_closing():
                 return
-            self.log.error(
+            self.log.exception(
                 "Colab bridge: uncaught error serving %s %s",
                 request.method,
                 request.path.partition("?")[0],
-                exc_info=True,
             )
             if connection is None or not connection.started:
                 self._send_quietly(error_frame(500, TEXT_INTERNAL_ERROR, request.message_id))
@@ -203,7 +200,9 @@ class DiagnoseHandler(_BridgeSocket):
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Upgrade for an allowed origin, or for a credentialed script."""
         if self.page_origin is None and self.current_user is None:
-            self.log.warning("Colab bridge: refused a diagnose WebSocket without Origin or credentials")
+            self.log.warning(
+                "Colab bridge: refused a diagnose WebSocket without Origin or credentials"
+            )
             raise web.HTTPError(403)
         self.reserve_connection()
         try:

@@ -11,11 +11,13 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Callable, Union
 
 from packaging.version import InvalidVersion, Version
 
+_b64encode: Callable[[Any], bytes]
 try:  # SIMD base64 (a dependency): ~20x CPython's encoder, same output
     from pybase64 import b64encode as _b64encode
 except ImportError:  # pragma: no cover - depends on the environment
@@ -113,7 +115,7 @@ def parse_request_frame(message: str | bytes) -> BridgeRequest:
         )
     if message_id is _MISSING:
         raise FrameError(
-            "Invalid request. \"message_id\" must be a string or a number of at most "
+            'Invalid request. "message_id" must be a string or a number of at most '
             f"{MAX_MESSAGE_ID_LENGTH} characters."
         )
 
@@ -170,7 +172,7 @@ def head_frame(
     status: int,
     status_text: str,
     headers: Mapping[str, str],
-    data: bytes | memoryview | None,
+    data: bytes | bytearray | memoryview | None,
     done: bool,
 ) -> str:
     """The first frame of a reply: status, reason, headers and maybe data."""
@@ -184,7 +186,7 @@ def head_frame(
     return f'{prefix}, "data": "{b64}", "done": {"true" if done else "false"}}}'
 
 
-def data_frame(message_id_json: str, data: bytes | memoryview, done: bool) -> str:
+def data_frame(message_id_json: str, data: bytes | bytearray | memoryview, done: bool) -> str:
     """A later frame of a reply; ``message_id_json`` is the id already JSON-encoded."""
     b64 = _b64encode(data).decode("ascii")
     return (
@@ -230,7 +232,7 @@ class ReplyFramer:
         self.finished = True
         return self._frame(self._pending, done=True)
 
-    def _frame(self, data: bytes | memoryview, done: bool) -> str:
+    def _frame(self, data: bytes | bytearray | memoryview, done: bool) -> str:
         if self._head is not None:
             status, text, headers = self._head
             self._head = None

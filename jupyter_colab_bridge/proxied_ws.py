@@ -19,7 +19,12 @@ from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 from tornado import httpclient
 from tornado.iostream import SSLIOStream
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, WebSocketHandler, websocket_connect
+from tornado.websocket import (
+    WebSocketClientConnection,
+    WebSocketClosedError,
+    WebSocketHandler,
+    websocket_connect,
+)
 
 from .base import BRIDGE_QUERY_PARAMS, BridgeHandlerMixin
 from .handlers import _BridgeSocket
@@ -86,7 +91,9 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
         self.set_nodelay_safely()
         if self.missing_kernel is not None:
             code = 500 if self.auth_url_error is not None else 404
-            self.log.warning("Colab bridge: proxied_ws closing with %d: %s", code, self.missing_kernel)
+            self.log.warning(
+                "Colab bridge: proxied_ws closing with %d: %s", code, self.missing_kernel
+            )
             WebSocketHandler.open(self)  # type: ignore[arg-type]
             self.close(code, self.missing_kernel)
             return
@@ -109,7 +116,9 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
                     self.kernel_id,
                     buffered,
                 )
-                self.close(1008, "The page is not reading kernel output (ColabBridge.max_buffered_bytes)")
+                self.close(
+                    1008, "The page is not reading kernel output (ColabBridge.max_buffered_bytes)"
+                )
         if conn is None or conn.is_closing():
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
@@ -200,7 +209,7 @@ class ProxiedWebSocketHandler(_BridgeSocket):
             self.log.warning("Colab bridge: upstream WebSocket %s refused: %s", raw, e.code)
             self.upstream_error = (e.code, e.message or "Upstream WebSocket refused")
         except Exception:
-            self.log.error("Colab bridge: could not open upstream WebSocket %s", raw, exc_info=True)
+            self.log.exception("Colab bridge: could not open upstream WebSocket %s", raw)
             self.upstream_error = (500, TEXT_INTERNAL_ERROR)
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
