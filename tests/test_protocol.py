@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from cases import BAD_REQUEST_PATHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -240,34 +241,7 @@ def test_good_paths(path: str) -> None:
     assert check_request_path(path, "/a%40b/") == path
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "http://evil.example/api/status",
-        "//evil.example/api/status",
-        "@evil.example/api/status",
-        "/a%40b@evil.example/api",
-        "api/status",
-        "",
-        "/a%40b\\api\\status",
-        "/a%40b/api/status\r\nHost: evil",
-        "/a%40b/api/sta\ttus",
-        "/a%40b/api/status\x00",
-        "/a%40b/api/%00",
-        "/a%40b/../etc/passwd",
-        "/a%40b/%2e%2e/other",
-        "/a%40b/api/%2E%2E/%2e%2e/x",
-        "/a%40b/%2e%2e%2fother",
-        "/api/status",
-        "/a%40b/http_over_websocket",
-        "/a%40b/http_over_websocket/proxied_ws/api/kernels",
-        "/a%40b/./http_over_websocket",
-        "/a%40b/http_over_%77ebsocket",
-        "/a%40b/api/status#frag",
-        "/a%40b/" + "x" * 10_000,
-        "/a%40b/%ff%fe",
-    ],
-)
+@pytest.mark.parametrize("path", BAD_REQUEST_PATHS)
 def test_bad_paths(path: str) -> None:
     with pytest.raises(PathError):
         check_request_path(path, "/a%40b/")
