@@ -20,6 +20,7 @@ from .origins import (
 )
 from .paths import BRIDGE_PREFIX
 from .proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler
+from .server_info import paste_url
 
 SETTINGS_KEY = "colab_bridge"
 
@@ -188,21 +189,11 @@ class ColabBridge(ExtensionApp):
         """The URL to paste into Colab's "Connect to a local runtime" dialog."""
         server = self.serverapp
         assert server is not None
-        scheme = "https" if server.certfile else "http"
-        ip = server.ip or "localhost"
-        if ip in ("0.0.0.0", "::", ""):
-            ip = "localhost"
-        host = f"[{ip}]" if ":" in ip else ip
-        url = f"{scheme}://{host}:{server.port}{server.base_url}"
-        token = server.identity_provider.token
-        if token:
-            shown = (
-                token
-                if (server.identity_provider.token_generated or not mask_configured_token)
-                else "..."
-            )
-            url += f"?token={shown}"
-        return url
+        identity = server.identity_provider
+        shown = identity.token
+        if shown and mask_configured_token and not identity.token_generated:
+            shown = "..."  # as jupyter_server's own start-up lines do
+        return paste_url(bool(server.certfile), server.ip, server.port, server.base_url, shown)
 
     def _log_banner(self) -> None:
         server = self.serverapp

@@ -48,17 +48,31 @@ class RunningServer:
     version: str
 
 
-def backend_url_from_info(info: dict[str, Any]) -> str:
-    """The URL to paste into Colab, built as the start-up banner builds it."""
-    scheme = "https" if info.get("secure") else "http"
-    ip = info.get("hostname") or "localhost"
+def paste_url(secure: bool, ip: str | None, port: Any, base_url: str | None, token: str) -> str:
+    """The backend URL to paste into Colab: the one rule for the banner and ``url``.
+
+    A wildcard or empty ``ip`` becomes ``localhost``; ``token`` is what to show
+    (the banner passes ``...`` for a configured token).
+    """
+    ip = ip or "localhost"
     if ip in _WILDCARD_IPS:
         ip = "localhost"
     host = f"[{ip}]" if ":" in ip else ip
-    url = f"{scheme}://{host}:{info.get('port')}{info.get('base_url') or '/'}"
-    if info.get("token"):
-        url += "?token=" + quote(str(info["token"]), safe="")
+    url = f"{'https' if secure else 'http'}://{host}:{port}{base_url or '/'}"
+    if token:
+        url += "?token=" + quote(token, safe="")
     return url
+
+
+def backend_url_from_info(info: dict[str, Any]) -> str:
+    """The URL to paste into Colab for a server's runtime file."""
+    return paste_url(
+        bool(info.get("secure")),
+        info.get("hostname"),
+        info.get("port"),
+        info.get("base_url"),
+        str(info.get("token") or ""),
+    )
 
 
 def server_from_info(info: dict[str, Any]) -> RunningServer:
