@@ -231,15 +231,16 @@ interface IExecution {
 async function execute(
   kernel: Kernel.IKernelConnection,
   code: string,
-  onBusy?: () => void
+  onOutput?: () => void
 ): Promise<IExecution> {
   let stdout = '';
   const future = kernel.requestExecute({ code, stop_on_error: true });
   future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
     if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') {
       stdout += msg.content.text;
-    } else if (KernelMessage.isStatusMsg(msg) && msg.content.execution_state === 'busy' && onBusy) {
-      onBusy();
+      // The cell's own output, not the kernel's "busy" status (sent before the
+      // code runs: an interrupt then can land before the code and be lost).
+      onOutput?.();
     }
   };
   const reply = await future.done;
@@ -343,9 +344,10 @@ const harness = {
 
   async interrupt(): Promise<IExecution & { interrupted: boolean }> {
     const kernel = kernelOf(current());
-    let busy!: () => void;
-    const started = new Promise<void>(resolve => (busy = resolve));
-    const running = execute(kernel, 'import time\nprint("sleeping", flush=True)\ntime.sleep(120)', busy);
+    let sleeping!: () => void;
+    const started = new Promise<void>(resolve => (sleeping = resolve));
+    const code = 'import time\nprint("sleeping", flush=True)\ntime.sleep(120)';
+    const running = execute(kernel, code, sleeping);
     await started;
     await kernel.interrupt();
     const result = await running;
