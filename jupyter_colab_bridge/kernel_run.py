@@ -28,12 +28,12 @@ from .paths import BRIDGE_PREFIX
 KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 
 
-def execute_request(code: str, session_id: str) -> dict[str, Any]:
-    """A kernel ``execute_request`` message (messaging protocol 5.3)."""
+def shell_request(msg_type: str, content: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """A kernel request on the shell channel (messaging protocol 5.3)."""
     return {
         "header": {
             "msg_id": uuid.uuid4().hex,
-            "msg_type": "execute_request",
+            "msg_type": msg_type,
             "username": "colab-bridge-doctor",
             "session": session_id,
             "date": datetime.now(timezone.utc).isoformat(),
@@ -41,17 +41,23 @@ def execute_request(code: str, session_id: str) -> dict[str, Any]:
         },
         "parent_header": {},
         "metadata": {},
-        "content": {
-            "code": code,
-            "silent": False,
-            "store_history": False,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        },
+        "content": content,
         "buffers": [],
         "channel": "shell",
     }
+
+
+def execute_request(code: str, session_id: str) -> dict[str, Any]:
+    """A kernel ``execute_request`` message."""
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": False,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }
+    return shell_request("execute_request", content, session_id)
 
 
 def encode_kernel_message(msg: dict[str, Any], subprotocol: str | None) -> str | bytes:
@@ -115,6 +121,7 @@ async def _execute(session: BridgeSession, kernel_id: str, name: str, code: str)
     )
     try:
         protocol = conn.selected_subprotocol
+        await _wait_ready(conn, protocol, session_id)
         request = execute_request(code, session_id)
         await conn.write_message(
             encode_kernel_message(request, protocol), binary=protocol == KERNEL_SUBPROTOCOL
@@ -142,3 +149,32 @@ async def _execute(session: BridgeSession, kernel_id: str, name: str, code: str)
                 )
     finally:
         conn.close()
+
+
+async def _wait_ready(conn: Any, protocol: str | None, session_id: str) -> None:
+    """Ask for kernel info until the reply comes, once a second, as frontends do.
+
+    A single request can sit unread in an ipykernel 7 kernel right after a
+    socket opens (ipython/ipykernel#1554); the next message on the socket wakes
+    it, so asking again is what makes this reliable.
+    """
+    sent: set[str] = set()
+    while True:  # bounded by run_code's timeout
+        request = shell_request("kernel_info_request", {}, session_id)
+        sent.add(request["header"]["msg_id"])
+        await conn.write_message(
+            encode_kernel_message(request, protocol), binary=protocol == KERNEL_SUBPROTOCOL
+        )
+        try:
+            while True:
+                frame = await asyncio.wait_for(conn.read_message(), 1.0)
+                if frame is None:
+                    raise ClientError(
+                        f"the kernel socket closed (code {conn.close_code}) before it was ready"
+                    )
+                msg = decode_kernel_message(frame)
+                if msg.get("parent_header", {}).get("msg_id") in sent:
+                    if msg["header"]["msg_type"] == "kernel_info_reply":
+                        return
+        except asyncio.TimeoutError:
+            continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -154,6 +155,7 @@ class KernelChannel:
         self.ws = ws
         self.v1 = ws.selected_subprotocol == KERNEL_SUBPROTOCOL
         self.session = Session(session=session_id, key=b"")
+        self.is_ready = False
 
     def send(self, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
         from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
@@ -189,8 +191,33 @@ class KernelChannel:
         msg["msg_type"] = msg["header"]["msg_type"]
         return msg
 
+    async def ready(self, attempts: int = 60) -> None:
+        """Wait for a ``kernel_info_reply``, sending the request again each second.
+
+        Frontends (``@jupyterlab/services``) ask for kernel info on connect too.
+        The resend matters with ipykernel 7: a shell request that arrives while
+        the kernel is sending a reply can sit unread until the next message on
+        the socket (ipython/ipykernel#1554; the server's connection "nudge"
+        makes that window likely right after a socket opens).
+        """
+        sent = set()
+        for _ in range(attempts):
+            sent.add(self.send("kernel_info_request", {}))
+            try:
+                while True:
+                    msg = await asyncio.wait_for(self.recv(), 1.0)
+                    if msg["msg_type"] == "kernel_info_reply":
+                        if msg["parent_header"].get("msg_id") in sent:
+                            self.is_ready = True
+                            return
+            except asyncio.TimeoutError:
+                continue
+        raise TimeoutError(f"no kernel_info_reply after {attempts} requests")
+
     async def execute(self, code: str) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
         """Run ``code``; return (stdout, execute_reply content, all its messages)."""
+        if not self.is_ready:
+            await self.ready()
         msg_id = self.send(
             "execute_request",
             {

@@ -7,6 +7,7 @@ a browser sends none.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -314,6 +315,25 @@ def kernel_info_request() -> str:
     )
 
 
+async def wait_kernel_info_reply(ws: Any, attempts: int = 60) -> None:
+    """Ask for kernel info until the reply comes, once a second.
+
+    A single request can sit unread in an ipykernel 7 kernel right after a
+    socket opens (ipython/ipykernel#1554); the next message wakes it.
+    """
+    for _ in range(attempts):
+        ws.write_message(kernel_info_request())
+        try:
+            while True:
+                message = await asyncio.wait_for(ws.read_message(), 1.0)
+                assert message is not None, "kernel socket closed"
+                if json.loads(message)["header"]["msg_type"] == "kernel_info_reply":
+                    return
+        except asyncio.TimeoutError:
+            continue
+    raise AssertionError(f"no kernel_info_reply after {attempts} requests")
+
+
 async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) -> Any:
     request = HTTPRequest(
         f"ws://127.0.0.1:{port}{base_url}{path}",
@@ -350,12 +370,7 @@ async def test_kernel_ws_allowed_origin_with_token(
         f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
         {"Origin": ALLOWED},
     )
-    ws.write_message(kernel_info_request())
-    while True:
-        message = await ws.read_message()
-        assert message is not None, "kernel socket closed"
-        if json.loads(message)["header"]["msg_type"] == "kernel_info_reply":
-            break
+    await wait_kernel_info_reply(ws)
     ws.close()
 
 
