@@ -9,18 +9,18 @@ from tornado.ioloop import IOLoop
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
-from .cors import enable_direct_mode
-from .handlers import DiagnoseHandler, HttpOverWebSocketHandler
-from .origins import (
+from .doctor.server_info import paste_url
+from .protocol.origins import (
     COLAB_ORIGIN,
     OriginConfigError,
     OriginPolicy,
     compile_origin_pattern,
     normalize_origin_entry,
 )
-from .paths import BRIDGE_PREFIX
-from .proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler
-from .server_info import paste_url
+from .protocol.paths import BRIDGE_PREFIX
+from .server.direct_mode import enable_direct_mode
+from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
+from .server.proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler
 
 SETTINGS_KEY = "colab_bridge"
 

@@ -283,7 +283,9 @@ async def test_bad_origins_refused_403_on_every_endpoint(
             await connect(srv.url(endpoint, token=token), headers=extra)
         assert e.value.code == 403, extra
     # legacy header alone (no Origin): still refused, token or not
-    assert await raw_handshake_status(srv, endpoint, token, [("Sec-WebSocket-Origin", COLAB)]) == 403
+    assert (
+        await raw_handshake_status(srv, endpoint, token, [("Sec-WebSocket-Origin", COLAB)]) == 403
+    )
     for origins in ([COLAB, "https://evil.example"], [COLAB, COLAB]):
         assert (
             await raw_handshake_status(srv, endpoint, token, [("Origin", o) for o in origins])
@@ -383,7 +385,9 @@ def test_bad_config_file_refuses_to_start(tmp_path: Any) -> None:
 
 def test_good_config_starts(tmp_path: Any) -> None:
     """The probe itself: a valid allowlist starts (and is stopped by the helper)."""
-    code, log = _run_server(tmp_path, "--ColabBridge.allowed_origins=https://colab.research.google.com")
+    code, log = _run_server(
+        tmp_path, "--ColabBridge.allowed_origins=https://colab.research.google.com"
+    )
     assert code is None, log[-2000:]
     assert "Colab local runtime bridge" in log
 
@@ -981,11 +985,11 @@ async def test_100_sockets_server_keeps_answering(
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from jupyter_colab_bridge.auth_url import AuthUrlError, split_host, token_from_auth_url  # noqa: E402
-from jupyter_colab_bridge.handlers import DiagnoseHandler, HttpOverWebSocketHandler  # noqa: E402
-from jupyter_colab_bridge.paths import PathError, check_request_path  # noqa: E402
-from jupyter_colab_bridge.protocol import FrameError, parse_request_frame  # noqa: E402
-from jupyter_colab_bridge.proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler  # noqa: E402
+from jupyter_colab_bridge.protocol.auth_url import AuthUrlError, split_host, token_from_auth_url  # noqa: E402
+from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame  # noqa: E402
+from jupyter_colab_bridge.protocol.paths import PathError, check_request_path  # noqa: E402
+from jupyter_colab_bridge.server.handlers import DiagnoseHandler, HttpOverWebSocketHandler  # noqa: E402
+from jupyter_colab_bridge.server.proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler  # noqa: E402
 
 _PIECES = [
     "a",

@@ -116,7 +116,8 @@ async def test_relayed_socket_under_base_url(url: Any) -> None:
     events = await connect(url("http_over_websocket/proxied_ws/api/events/subscribe"))
     client = BridgeClient(await connect(url()))
     saved = await client.request(
-        "PUT", f"{BASE}api/contents/alice.txt",
+        "PUT",
+        f"{BASE}api/contents/alice.txt",
         body=json.dumps({"type": "file", "format": "text", "content": "hub"}),
     )
     assert saved.status == 201, saved.body

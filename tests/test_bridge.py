@@ -16,7 +16,8 @@ from tornado import web
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
-from jupyter_colab_bridge.protocol import MAX_CHUNK_BYTES, PROTOCOL_VERSION, TEXT_INTERNAL_ERROR
+from jupyter_colab_bridge.protocol.frames import MAX_CHUNK_BYTES, TEXT_INTERNAL_ERROR
+from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from jupyter_colab_bridge.cli import main
-from jupyter_colab_bridge.colab_client import Target
-from jupyter_colab_bridge.diagnoses import (
+from jupyter_colab_bridge.doctor.cli import main
+from jupyter_colab_bridge.doctor.colab_client import Target
+from jupyter_colab_bridge.doctor.diagnoses import (
     FAIL,
     PASS,
     SKIP,
@@ -34,14 +34,14 @@ from jupyter_colab_bridge.diagnoses import (
     explain_not_loaded,
     forwarding_check,
 )
-from jupyter_colab_bridge.origins import COLAB_ORIGIN
-from jupyter_colab_bridge.server_info import (
+from jupyter_colab_bridge.doctor.server_info import (
     BridgeConfig,
     RunningServer,
     backend_url_from_info,
     bridge_config,
     server_from_info,
 )
+from jupyter_colab_bridge.protocol.origins import COLAB_ORIGIN
 
 OTHER_ORIGIN = "http://other.example"
 IS_LINUX = sys.platform.startswith("linux")
@@ -462,7 +462,7 @@ def test_not_loaded_verdicts() -> None:
 
 def test_settings_lists_every_bridge_setting(capsys: pytest.CaptureFixture[str]) -> None:
     from jupyter_colab_bridge.app import ColabBridge
-    from jupyter_colab_bridge.cli import main
+    from jupyter_colab_bridge.doctor.cli import main
 
     assert main(["settings"]) == 0
     out = capsys.readouterr().out

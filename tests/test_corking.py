@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_colab_bridge.corking import BurstCork
+from jupyter_colab_bridge.server.corking import BurstCork
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "TCP_CORK"), reason="Linux only")
 

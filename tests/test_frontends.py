@@ -16,7 +16,7 @@ import pytest
 from bridge_client import BridgeClient, connect, ws_url
 from servers import running
 
-from jupyter_colab_bridge.protocol import PROTOCOL_VERSION
+from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
 
 FRONTENDS = [
     # (module run with python -m, minimum major version, its page, text on that page)

@@ -50,9 +50,15 @@ def make_self_signed(directory: Path) -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -111,9 +117,13 @@ async def test_auth_url_is_https_and_requests_work(tls_server: tuple[Server, Pat
 async def test_http_auth_url_refused_on_https_server(tls_server: tuple[Server, Path]) -> None:
     """The auth URL must have the handshake's scheme: http:// names another server."""
     server, _ = tls_server
-    url = url_of(server, token=None, params={
-        "jupyter_http_over_ws_auth_url": f"http://127.0.0.1:{server.port}/?token={server.token}",
-    })
+    url = url_of(
+        server,
+        token=None,
+        params={
+            "jupyter_http_over_ws_auth_url": f"http://127.0.0.1:{server.port}/?token={server.token}",
+        },
+    )
     with pytest.raises(HTTPClientError) as e:
         await open_wss(tls_server, url)
     assert e.value.code == 403
@@ -150,7 +160,8 @@ async def test_relayed_socket_through_wss(tls_server: tuple[Server, Path]) -> No
     )
     client = BridgeClient(await open_wss(tls_server, url_of(server)))
     saved = await client.request(
-        "PUT", "/api/contents/relayed.txt",
+        "PUT",
+        "/api/contents/relayed.txt",
         body=json.dumps({"type": "file", "format": "text", "content": "over tls"}),
     )
     assert saved.status == 201, saved.body

@@ -31,7 +31,7 @@ def _source_version() -> str:
     """The one version source, read as text (not the installed package)."""
     text = (ROOT / "jupyter_colab_bridge" / "_version.py").read_text()
     match = re.search(r'^__version__ = "([^"]+)"$', text, re.M)
-    assert match, "_version.py must hold __version__ = \"...\""
+    assert match, '_version.py must hold __version__ = "..."'
     return match.group(1)
 
 
@@ -93,9 +93,15 @@ def test_wheel_and_sdist_contents(wheel: Path, sdist: Path) -> None:
     assert not any(n.startswith("tests/") for n in names)
     with tarfile.open(sdist) as t:
         members = {m.name.split("/", 1)[1] for m in t.getmembers() if "/" in m.name}
-    for needed in ("LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml",
-                   "jupyter-config/jupyter_server_config.d/jupyter_colab_bridge.json",
-                   "jupyter_colab_bridge/_version.py", "tests/conftest.py"):
+    for needed in (
+        "LICENSE",
+        "CHANGELOG.md",
+        "README.md",
+        "pyproject.toml",
+        "jupyter-config/jupyter_server_config.d/jupyter_colab_bridge.json",
+        "jupyter_colab_bridge/_version.py",
+        "tests/conftest.py",
+    ):
         assert needed in members, needed
 
 
@@ -114,8 +120,11 @@ def test_wheel_installs_enabled(wheel: Path, tmp_path: Path) -> None:
 
     own = ("JUPYTER", "PYTHON", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"), JUPYTER_PLATFORM_DIRS="1",
-               PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"),
+        JUPYTER_PLATFORM_DIRS="1",
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+    )
     listing = run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], env=env)
     listing = re.sub(r"\x1b\[[0-9;]*m", "", listing)  # its colours
     assert re.search(r"jupyter_colab_bridge\s+enabled", listing), listing

@@ -10,21 +10,23 @@ from cases import BAD_REQUEST_PATHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_colab_bridge.auth_url import AuthUrlError, token_from_auth_url, tokens_equal
-from jupyter_colab_bridge.origins import OriginConfigError, OriginPolicy
-from jupyter_colab_bridge.paths import PathError, check_proxied_path, check_request_path
-from jupyter_colab_bridge.protocol import (
+from jupyter_colab_bridge.protocol.auth_url import AuthUrlError, token_from_auth_url, tokens_equal
+from jupyter_colab_bridge.protocol.frames import (
     MAX_CHUNK_BYTES,
-    PROTOCOL_VERSION,
     TEXT_JSON_REQUIRED,
     FrameError,
     ReplyFramer,
+    parse_request_frame,
+)
+from jupyter_colab_bridge.protocol.handshake import (
+    PROTOCOL_VERSION,
     diagnose_frame,
     is_outdated,
     min_version_problem,
-    parse_request_frame,
     parse_version,
 )
+from jupyter_colab_bridge.protocol.origins import OriginConfigError, OriginPolicy
+from jupyter_colab_bridge.protocol.paths import PathError, check_proxied_path, check_request_path
 
 
 # -- request frames ---------------------------------------------------------

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 
+from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
+from ..protocol.origins import COLAB_ORIGIN
+from ..protocol.paths import BRIDGE_PREFIX
 from .colab_client import (
     DIAGNOSE_PATH,
     BridgeSession,
@@ -41,9 +44,6 @@ from .diagnoses import (
     skipped,
 )
 from .kernel_run import run_code
-from .origins import COLAB_ORIGIN
-from .paths import BRIDGE_PREFIX
-from .protocol import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from .server_info import (
     BridgeConfig,
     RunningServer,

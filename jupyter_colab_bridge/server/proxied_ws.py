@@ -26,10 +26,10 @@ from tornado.websocket import (
     websocket_connect,
 )
 
+from ..protocol.frames import TEXT_INTERNAL_ERROR
+from ..protocol.paths import BRIDGE_PREFIX, PathError, check_proxied_path
 from .base import BRIDGE_QUERY_PARAMS, BridgeHandlerMixin
-from .handlers import _BridgeSocket
-from .paths import BRIDGE_PREFIX, PathError, check_proxied_path
-from .protocol import TEXT_INTERNAL_ERROR
+from .handlers import BridgeSocket
 
 _PROXIED_PREFIX = f"{BRIDGE_PREFIX}/proxied_ws/"
 
@@ -137,7 +137,7 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
             super().on_close()
 
 
-class ProxiedWebSocketHandler(_BridgeSocket):
+class ProxiedWebSocketHandler(BridgeSocket):
     """Relays any other WebSocket of this server, frames unchanged both ways."""
 
     upstream: WebSocketClientConnection | None = None

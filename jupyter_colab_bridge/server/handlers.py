@@ -12,25 +12,27 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .base import BridgeHandlerMixin
-from .corking import BurstCork
-from .dispatch import TunnelConnection, TunnelContext, dispatch
-from .paths import PathError, check_request_path
-from .protocol import (
-    CLOSE_BAD_REQUEST,
-    MIN_VERSION_PARAM,
+from ..protocol.frames import (
     MUTATING_METHODS,
     TEXT_INTERNAL_ERROR,
     BridgeRequest,
     FrameError,
-    diagnose_frame,
     error_frame,
-    min_version_problem,
     parse_request_frame,
 )
+from ..protocol.handshake import (
+    CLOSE_BAD_REQUEST,
+    MIN_VERSION_PARAM,
+    diagnose_frame,
+    min_version_problem,
+)
+from ..protocol.paths import PathError, check_request_path
+from .base import BridgeHandlerMixin
+from .corking import BurstCork
+from .dispatch import TunnelConnection, TunnelContext, dispatch
 
 
-class _BridgeSocket(
+class BridgeSocket(
     BridgeHandlerMixin, ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
 ):
     """Common base of the bridge's own sockets."""
@@ -45,7 +47,7 @@ class _BridgeSocket(
         return True
 
 
-class HttpOverWebSocketHandler(_BridgeSocket):
+class HttpOverWebSocketHandler(BridgeSocket):
     """Carries the page's HTTP requests to this server's REST API.
 
     Each text frame is one request (PROTOCOL.md section 1.1); it is served
@@ -189,7 +191,7 @@ class HttpOverWebSocketHandler(_BridgeSocket):
             task.cancel()
 
 
-class DiagnoseHandler(_BridgeSocket):
+class DiagnoseHandler(BridgeSocket):
     """Answers each frame with the bridge's version and the page's cookie state.
 
     It needs no credentials from an allowed origin (Colab calls it to explain

@@ -14,11 +14,11 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from .. import __version__
+from ..protocol.origins import COLAB_ORIGIN
+from .checks import run_doctor
 from .colab_client import DIAGNOSE_PATH, ConnectError, Target, probe
 from .diagnoses import FAIL, WARN, DoctorReport
-from .doctor import run_doctor
-from .origins import COLAB_ORIGIN
 from .server_info import RunningServer, bridge_config, running_servers
 
 _WIDTH = 100
@@ -114,7 +114,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    from .app import ColabBridge
+    from ..app import ColabBridge
 
     own = ColabBridge.class_own_traits(config=True)
     if args.json:

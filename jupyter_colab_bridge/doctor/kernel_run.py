@@ -22,8 +22,8 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
+from ..protocol.paths import BRIDGE_PREFIX
 from .colab_client import BridgeSession, ClientError, connect
-from .paths import BRIDGE_PREFIX
 
 KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 

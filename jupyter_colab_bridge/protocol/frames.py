@@ -1,7 +1,8 @@
-"""Pure HTTP-over-WebSocket protocol code: request parsing, reply framing, versions.
+"""Request and reply frames of HTTP over WebSocket (PROTOCOL.md sections 1.1 to 1.3).
 
-Nothing here does I/O, so every rule of the wire contract (``PROTOCOL.md``)
-can be tested alone. The handlers only translate between these functions and
+Parsing a request frame, and building the reply frames of one HTTP response
+(chunked, base64). Nothing here does I/O, so every rule of the wire contract
+can be tested alone; the handlers only translate between these functions and
 tornado.
 """
 
@@ -15,26 +16,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from packaging.version import InvalidVersion, Version
-
 _b64encode: Callable[[Any], bytes]
 try:  # SIMD base64 (a dependency): ~20x CPython's encoder, same output
     from pybase64 import b64encode as _b64encode
 except ImportError:  # pragma: no cover - depends on the environment
     from base64 import b64encode as _b64encode
 
-#: The protocol version this bridge speaks. Colab's page asks for
-#: ``min_version=0.0.7``, the version of the original ``jupyter_http_over_ws``.
-PROTOCOL_VERSION = "0.0.7"
-
 #: The most raw body bytes one reply frame carries (before base64).
 MAX_CHUNK_BYTES = 65536
 
 #: The longest ``message_id`` echoed back; Colab's ids are short strings.
 MAX_MESSAGE_ID_LENGTH = 256
-
-AUTH_URL_PARAM = "jupyter_http_over_ws_auth_url"
-MIN_VERSION_PARAM = "min_version"
 
 REQUIRED_KEYS = ("message_id", "method", "path")
 
@@ -43,8 +35,6 @@ TEXT_MISSING_KEYS = (
     "Invalid request. The body must contain the following keys: message_id, method, path."
 )
 TEXT_INTERNAL_ERROR = "Uncaught server-side exception. Check logs for additional details."
-
-CLOSE_BAD_REQUEST = 400
 
 MessageId = Union[str, int, float]
 
@@ -238,49 +228,3 @@ class ReplyFramer:
             self._head = None
             return head_frame(self.message_id, status, text, headers, data, done)
         return data_frame(self._id_json, data, done)
-
-
-def parse_version(text: str) -> Version:
-    """Parse a dotted version (PEP 440); raise ``ValueError`` if it is not one."""
-    try:
-        return Version(text)
-    except InvalidVersion as e:
-        raise ValueError(text) from e
-
-
-def min_version_problem(min_version: str | None) -> str | None:
-    """The close reason for a ``min_version`` query value, or None if it is fine."""
-    if min_version is None:
-        return None
-    try:
-        requested = parse_version(min_version)
-    except ValueError:
-        return f'Invalid "min_version" provided: {min_version}'
-    if requested > parse_version(PROTOCOL_VERSION):
-        return (
-            f"Requested version ({min_version}) > Current version ({PROTOCOL_VERSION}). "
-            "Please upgrade this package."
-        )
-    return None
-
-
-def is_outdated(min_version: str | None) -> bool:
-    """Whether the page asks for a newer protocol than ours (diagnose reply)."""
-    if min_version is None:
-        return False
-    try:
-        return parse_version(min_version) > parse_version(PROTOCOL_VERSION)
-    except ValueError:
-        return False
-
-
-def diagnose_frame(message: str, has_xsrf_cookie: bool, min_version: str | None) -> str:
-    """The diagnose endpoint's answer to one frame (PROTOCOL.md section 2)."""
-    return json.dumps(
-        {
-            "message_id": message,
-            "extension_version": PROTOCOL_VERSION,
-            "has_authentication_cookie": has_xsrf_cookie,
-            "is_outdated_extension": is_outdated(min_version),
-        }
-    )

@@ -1,6 +1,6 @@
 """The doctor's verdicts: plain functions from what was observed to cause and fix.
 
-Nothing here does I/O; :mod:`jupyter_colab_bridge.doctor` observes, these
+Nothing here does I/O; :mod:`.checks` observes, these
 functions explain, so every diagnosis is tested without a server too.
 """
 
@@ -10,9 +10,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import __version__
+from .. import __version__
+from ..protocol.origins import COLAB_ORIGIN
 from .colab_client import Target
-from .origins import COLAB_ORIGIN
 from .server_info import BridgeConfig, RunningServer
 
 PASS, FAIL, WARN, SKIP, INFO = "pass", "fail", "warn", "skip", "info"

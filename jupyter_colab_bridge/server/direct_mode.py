@@ -41,7 +41,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado import httputil, web
 from tornado.routing import Matcher, Rule
 
-from .origins import OriginPolicy
+from ..protocol.origins import OriginPolicy
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
 PREFLIGHT_MAX_AGE = 7200

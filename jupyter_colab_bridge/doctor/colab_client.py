@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
-from .origins import COLAB_ORIGIN
-from .paths import BRIDGE_PREFIX
-from .protocol import AUTH_URL_PARAM, MIN_VERSION_PARAM, PROTOCOL_VERSION
+from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM, PROTOCOL_VERSION
+from ..protocol.origins import COLAB_ORIGIN
+from ..protocol.paths import BRIDGE_PREFIX
 
 DIAGNOSE_PATH = f"{BRIDGE_PREFIX}/diagnose"
 

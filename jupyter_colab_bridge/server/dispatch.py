@@ -18,7 +18,7 @@ from typing import Any, Callable
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
-from .protocol import BridgeRequest, MessageId, ReplyFramer
+from ..protocol.frames import BridgeRequest, MessageId, ReplyFramer
 
 #: Sends one text frame to the page; returns a future that resolves once it
 #: is flushed, or raises if the page has gone away.

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from jupyter_core.utils import ensure_async
 from tornado import web
 
-from .auth_url import AuthUrlError, token_from_auth_url, tokens_equal
-from .protocol import AUTH_URL_PARAM, MIN_VERSION_PARAM
+from ..protocol.auth_url import AuthUrlError, token_from_auth_url, tokens_equal
+from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
 
 if TYPE_CHECKING:
-    from .app import ColabBridge
+    from ..app import ColabBridge
 
 #: The resource the authorizer is asked about for the bridge's sockets.
 AUTH_RESOURCE = "colab_bridge"

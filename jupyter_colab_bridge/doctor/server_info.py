@@ -125,7 +125,7 @@ def process_command_line(pid: int | None) -> list[str] | None:
 
 def command_line_config(argv: list[str]) -> Config:
     """The options of ``argv`` that concern the bridge, parsed like traitlets does."""
-    from .app import ColabBridge
+    from ..app import ColabBridge
 
     relevant = [a for a in argv if a.startswith(_RELEVANT_OPTIONS) and "=" in a]
     if not relevant:
@@ -152,7 +152,7 @@ def _files_disabling(config_dirs: list[str]) -> list[str]:
 
 def bridge_config(pid: int | None = None) -> BridgeConfig:
     """Read the settings as jupyter_server would, plus server ``pid``'s options."""
-    from .app import ColabBridge
+    from ..app import ColabBridge
 
     result = BridgeConfig(sources=["Jupyter config files"])
     try:

@@ -1,0 +1,8 @@
+"""The wire protocol, as pure code: no sockets, no tornado, testable alone.
+
+* :mod:`.frames`: request frames in, reply frames out (PROTOCOL.md 1.1-1.3);
+* :mod:`.handshake`: query parameters, protocol versions, the diagnose reply;
+* :mod:`.paths`: which paths a page may reach through the bridge;
+* :mod:`.origins`: the origin allowlist;
+* :mod:`.auth_url`: the auth URL a page passes at the handshake.
+"""

@@ -1,0 +1,9 @@
+"""The server side: tornado handlers and hooks that translate to the pure protocol.
+
+* :mod:`.base`: what every bridge socket checks before and around the upgrade;
+* :mod:`.handlers`: ``http_over_websocket`` and its ``diagnose`` socket;
+* :mod:`.proxied_ws`: ``http_over_websocket/proxied_ws/<path>``;
+* :mod:`.dispatch`: tunnelled requests served in-process by the server's own app;
+* :mod:`.corking`: bursts of small reply frames leave in few TCP segments;
+* :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly.
+"""
