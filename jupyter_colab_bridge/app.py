@@ -11,16 +11,18 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 from ._version import __version__
 from .doctor.server_info import paste_url
 from .protocol.origins import (
-    COLAB_ORIGIN,
+    COLAB_ORIGINS,
     OriginConfigError,
     OriginPolicy,
     compile_origin_pattern,
     normalize_origin_entry,
 )
 from .protocol.paths import BRIDGE_PREFIX
-from .server.direct_mode import enable_direct_mode
+from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
-from .server.proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler
+from .server.kernel_channels import KernelChannelsHandler
+from .server.nodelay import send_websocket_frames_at_once
+from .server.proxied_ws import ProxiedWebSocketHandler
 
 SETTINGS_KEY = "colab_bridge"
 
@@ -36,13 +38,14 @@ class ColabBridge(ExtensionApp):
 
     allowed_origins = List(
         Unicode(),
-        default_value=[COLAB_ORIGIN],
+        default_value=list(COLAB_ORIGINS),
         config=True,
         help=(
-            "Exact origins (scheme://host[:port]) of the web pages that may open the "
-            "bridge's WebSockets. Any other page gets HTTP 403, token or not. "
-            "Example: c.ColabBridge.allowed_origins = "
-            "['https://colab.research.google.com', 'http://localhost:5173']"
+            "Exact origins (scheme://host[:port]) of the web pages that may use this "
+            "server through the bridge or direct mode; by default Colab's two origins. "
+            "Any other page gets HTTP 403 on the bridge's sockets, token or not. "
+            "Example: c.ColabBridge.allowed_origins = ['https://colab.research.google.com', "
+            "'https://colab.google.com', 'http://localhost:5173']"
         ),
     )
     allowed_origin_patterns = List(
@@ -76,6 +79,27 @@ class ColabBridge(ExtensionApp):
         128,
         config=True,
         help="Bridge WebSockets open at once on this server; more are refused with 503.",
+    )
+    max_diagnose_connections = Int(
+        16,
+        config=True,
+        help=(
+            "Unauthenticated 'http_over_websocket/diagnose' sockets open at once; more are "
+            "refused with 503. They have this limit of their own, so that they can never "
+            "take the places of the user's sockets (ColabBridge.max_connections)."
+        ),
+    )
+    allow_cookie_auth = Bool(
+        False,
+        config=True,
+        help=(
+            "Also accept the server's login cookie (instead of the token) from pages on "
+            "allowed origins, on the bridge's sockets and in direct mode, as the original "
+            "jupyter_http_over_ws did. Off by default: any page served on an allowed "
+            "origin (e.g. a localhost port you added; cookies do not separate ports) "
+            "could then run code with an earlier Jupyter login. Colab sends the token and "
+            "does not need it. Example: c.ColabBridge.allow_cookie_auth = True"
+        ),
     )
     request_timeout = Float(
         300.0,
@@ -142,7 +166,11 @@ class ColabBridge(ExtensionApp):
         return list(proposal["value"])
 
     @validate(
-        "max_message_bytes", "max_requests_in_flight", "max_connections", "max_buffered_bytes"
+        "max_message_bytes",
+        "max_requests_in_flight",
+        "max_connections",
+        "max_diagnose_connections",
+        "max_buffered_bytes",
     )
     def _check_positive(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
@@ -156,19 +184,19 @@ class ColabBridge(ExtensionApp):
         return float(proposal["value"])
 
     def initialize_settings(self) -> None:
-        """Share the policy with the handlers and schedule the start-up banner."""
+        """Share the policy with the handlers, install the request hooks, plan the banner."""
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
         self.settings[SETTINGS_KEY] = self
         self.open_connections: set[Any] = set()
+        self.diagnose_connections: set[Any] = set()
+        assert self.serverapp is not None
+        web_app = self.serverapp.web_app
+        send_websocket_frames_at_once(web_app, self.log)
         if self.direct_mode:
-            assert self.serverapp is not None
-            web_app = self.serverapp.web_app
-            enable_direct_mode(
-                web_app,
-                web_app.settings["identity_provider"],
-                self.origin_policy,
-                web_app.settings["base_url"],
+            rules = DirectModeRules(
+                self.origin_policy, web_app.settings["base_url"], self.allow_cookie_auth
             )
+            enable_direct_mode(web_app, web_app.settings["identity_provider"], rules, self.log)
         IOLoop.current().add_callback(self._log_banner)
 
     def initialize_handlers(self) -> None:

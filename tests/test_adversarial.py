@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -85,7 +85,7 @@ class Slow(web.RequestHandler):
     """Never answers until released; records that its client went away."""
 
     release: asyncio.Event
-    gone: list[str] = []
+    gone: ClassVar[list[str]] = []
 
     async def get(self) -> None:
         await Slow.release.wait()
@@ -537,10 +537,11 @@ async def test_inner_requests_carry_only_allowlisted_headers(srv: Any, sockets: 
 async def test_cookie_socket_carries_cookie_and_xsrf_only(
     srv: Any, sockets: list[Any], jp_fetch: Any
 ) -> None:
+    """The original's cookie flow (ColabBridge.allow_cookie_auth on): cookie and _xsrf only."""
+    srv.bridge.allow_cookie_auth = True
     response = await jp_fetch("api", "status")
-    login = [c for c in response.headers.get_list("Set-Cookie") if c.startswith("username-")][
-        0
-    ].split(";", 1)[0]
+    cookies = response.headers.get_list("Set-Cookie")
+    login = next(c for c in cookies if c.startswith("username-")).split(";", 1)[0]
     cookie = f"{login}; _xsrf=2|aa|bb|1"
     client = await open_client(
         srv,
@@ -605,11 +606,12 @@ async def test_secrets_never_logged_replied_or_in_close_reasons(
         await connect(srv.url(token=None), headers={"Authorization": f"token {SECRET}"}), ok
     )
     response = await jp_fetch("api", "status")
-    login = [c for c in response.headers.get_list("Set-Cookie") if c.startswith("username-")][
-        0
-    ].split(";", 1)[0]
+    cookies = response.headers.get_list("Set-Cookie")
+    login = next(c for c in cookies if c.startswith("username-")).split(";", 1)[0]
     cookie_value = login.split("=", 1)[1]
+    srv.bridge.allow_cookie_auth = True  # the original's cookie flow
     await session(await connect(srv.url(token=None), headers={"Cookie": login}), ok)
+    srv.bridge.allow_cookie_auth = False
     # cross-domain auth URL with another credential: 500 replies
     await session(
         await connect(
@@ -709,12 +711,18 @@ async def test_requests_beyond_in_flight_limit_get_503(srv: Any, sockets: list[A
 async def test_max_connections_503_at_handshake(srv: Any, sockets: list[Any]) -> None:
     assert len(srv.bridge.open_connections) == 0
     srv.bridge.max_connections = 2
+    srv.bridge.max_diagnose_connections = 1
     a = await open_client(srv, sockets)
-    await open_client(srv, sockets, endpoint=DIAGNOSE)
-    for endpoint in (MAIN, DIAGNOSE, RELAY, KERNEL):
+    await open_client(srv, sockets, endpoint=RELAY)
+    for endpoint in (MAIN, RELAY, KERNEL):
         with pytest.raises(HTTPClientError) as e:
             await connect(srv.url(endpoint))
         assert e.value.code == 503
+    # diagnose has a limit of its own, apart from the user's sockets
+    await open_client(srv, sockets, endpoint=DIAGNOSE)
+    with pytest.raises(HTTPClientError) as e:
+        await connect(srv.url(DIAGNOSE))
+    assert e.value.code == 503
     a.ws.close()
     assert await until(lambda: len(srv.bridge.open_connections) == 1)
     c = await open_client(srv, sockets)
@@ -743,7 +751,7 @@ async def test_request_timeout_does_not_cut_a_streaming_reply(
     first = await client.read_frame()
     assert first["status"] == 200
     await asyncio.sleep(1.0)  # the page is slow: the timeout passes mid-stream
-    received, frame, finals = len(base64.b64decode(first["data"])), first, 0
+    received, frame = len(base64.b64decode(first["data"])), first
     while not frame["done"]:
         frame = await asyncio.wait_for(client.read_frame(), 30)
         assert frame["message_id"] == mid and "status" not in frame
@@ -815,7 +823,8 @@ async def test_stalled_download_is_bounded(srv: Any, sockets: list[Any], jp_root
     produced = stream._total_write_index
     rss_growth = rss_bytes() - rss_before
     print(
-        f"\n[stalled 100 MB download] server wrote {produced / 2**20:.1f} MiB of frames into its socket,"
+        f"\n[stalled 100 MB download] server wrote {produced / 2**20:.1f} MiB of frames "
+        "into its socket,"
         f" {buffered / 2**20:.2f} MiB still in tornado's buffer, RSS +{rss_growth / 2**20:.1f} MiB"
     )
     assert buffered < 2 * 2**20
@@ -851,11 +860,11 @@ async def test_disconnect_mid_stream_cancels_and_frees(
         client.send("GET", f"{srv.base}files/big.bin")
         client.send("GET", f"{srv.base}adv-slow")
         await client.read_frame()
-        assert await until(lambda: len(handler._tasks) == 2)
+        assert await until(lambda h=handler: len(h._tasks) == 2)
         server_tasks = list(handler._tasks)
         client.ws.close()
         assert await until(lambda: not srv.bridge.open_connections)
-        assert await until(lambda: all(t.done() for t in server_tasks))
+        assert await until(lambda tasks=server_tasks: all(t.done() for t in tasks))
         assert not handler._connections
     assert await until(lambda: Slow.gone.count(f"{srv.base}adv-slow") == 3)
     # tornado never cancels a handler whose client went away (nor does it for direct
@@ -888,7 +897,10 @@ async def test_kernel_output_flood_is_bounded(srv: Any, sockets: list[Any]) -> N
     kernel.send(
         "execute_request",
         {
-            "code": "from IPython.display import display\nfor i in range(60): display({'text/plain': 'x' * 2_000_000}, raw=True)",
+            "code": (
+                "from IPython.display import display\n"
+                "for i in range(60): display({'text/plain': 'x' * 2_000_000}, raw=True)"
+            ),
             "silent": False,
             "store_history": False,
             "user_expressions": {},
@@ -989,7 +1001,8 @@ from jupyter_colab_bridge.protocol.auth_url import AuthUrlError, split_host, tok
 from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame  # noqa: E402
 from jupyter_colab_bridge.protocol.paths import PathError, check_request_path  # noqa: E402
 from jupyter_colab_bridge.server.handlers import DiagnoseHandler, HttpOverWebSocketHandler  # noqa: E402
-from jupyter_colab_bridge.server.proxied_ws import KernelChannelsHandler, ProxiedWebSocketHandler  # noqa: E402
+from jupyter_colab_bridge.server.kernel_channels import KernelChannelsHandler  # noqa: E402
+from jupyter_colab_bridge.server.proxied_ws import ProxiedWebSocketHandler  # noqa: E402
 
 _PIECES = [
     "a",
@@ -1165,11 +1178,12 @@ def test_fuzz_auth_url_parser(
     except AuthUrlError as e:
         assert "T0kSecr3t" not in str(e)
         return
-    # Accepted: it names exactly the server the handshake reached, with one token.
+    # Accepted: it names exactly the server the handshake reached, with one token
+    # or none (a URL without a token carries no credential).
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    assert token == "T0kSecr3t"
+    assert token == ("T0kSecr3t" if query.startswith("?token=T0kSecr3t") else None)
     assert parts.scheme == request_scheme and not userinfo
     req_host, req_port = split_host(request_host)
     default = 80 if request_scheme == "http" else 443

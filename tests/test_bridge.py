@@ -52,7 +52,8 @@ def test_extension_loaded_with_config_section(jp_serverapp: Any, bridge_app: Any
         {"module": "jupyter_colab_bridge", "app": ColabBridge}
     ]
     assert type(bridge_app).__name__ == "ColabBridge"
-    assert bridge_app.allowed_origins == [COLAB_ORIGIN]
+    assert bridge_app.allowed_origins == [COLAB_ORIGIN, "https://colab.google.com"]
+    assert bridge_app.allow_cookie_auth is False
     assert bridge_app.allowed_origin_patterns == []
 
 
@@ -255,7 +256,10 @@ async def test_newer_min_version_closes_400_and_logs(
     jp_serverapp: Any, url: Any, server_log: Any
 ) -> None:
     ws = await connect(url(params={"min_version": "9.0.0"}))
-    reason = f"Requested version (9.0.0) > Current version ({PROTOCOL_VERSION}). Please upgrade this package."
+    reason = (
+        f"Requested version (9.0.0) > Current version ({PROTOCOL_VERSION}). "
+        "Please upgrade this package."
+    )
     assert await closed(ws) == (400, reason)
     assert any(r.levelname == "ERROR" and reason in r.getMessage() for r in server_log.records)
 
@@ -372,8 +376,10 @@ async def test_other_token_carriers(
 
 
 async def test_cookie_authenticated_socket_follows_xsrf_rules(
-    jp_serverapp: Any, jp_fetch: Any, url: Any, jp_base_url: str
+    jp_serverapp: Any, jp_fetch: Any, url: Any, jp_base_url: str, bridge_app: Any
 ) -> None:
+    """The original's cookie flow, with ColabBridge.allow_cookie_auth on."""
+    bridge_app.allow_cookie_auth = True
     # Log in the way a browser does: the token URL sets the login cookie.
     response = await jp_fetch("api", "status")
     login = [c for c in response.headers.get_list("Set-Cookie") if c.startswith("username-")]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_server.auth import passwd
 
 from jupyter_colab_bridge.doctor.cli import main
 from jupyter_colab_bridge.doctor.colab_client import Target
@@ -41,7 +42,7 @@ from jupyter_colab_bridge.doctor.server_info import (
     bridge_config,
     server_from_info,
 )
-from jupyter_colab_bridge.protocol.origins import COLAB_ORIGIN
+from jupyter_colab_bridge.protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
 
 OTHER_ORIGIN = "http://other.example"
 IS_LINUX = sys.platform.startswith("linux")
@@ -133,7 +134,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def servers(base: Path) -> Iterator[dict[str, Server]]:
-    """The three servers, started in parallel, stopped at the end."""
+    """The servers, started in parallel, stopped at the end."""
     started = {
         "good": _start(base, "good", "--ServerApp.base_url=/jb/"),
         "disabled": _start(
@@ -147,6 +148,12 @@ def servers(base: Path) -> Iterator[dict[str, Server]]:
             "origin",
             "--IdentityProvider.token=token-origin",
             f"--ColabBridge.allowed_origins={OTHER_ORIGIN}",
+        ),
+        "password": _start(
+            base,
+            "password",
+            "--IdentityProvider.token=",
+            f"--PasswordIdentityProvider.hashed_password={passwd('pw-only')}",
         ),
     }
     try:
@@ -194,7 +201,7 @@ def test_banner_has_the_url_to_paste_origins_and_doctor(servers: dict[str, Serve
     lines = [line.strip() for line in log.splitlines()]
     assert good.url == f"http://localhost:{good.port}/jb/?token={good.info['token']}"
     assert good.url in lines
-    assert f"Allowed page origins: {COLAB_ORIGIN}" in lines
+    assert f"Allowed page origins: {', '.join(sorted(COLAB_ORIGINS))}" in lines
     assert "If Colab cannot connect, run: jupyter colab-bridge doctor" in lines
 
     # A configured token is not printed; the user is told to put theirs in.
@@ -213,7 +220,7 @@ def test_url_lists_each_running_server(
     good = listed[servers["good"].url]
     assert good["bridge"] == "enabled"
     assert good["colab_origin_allowed"] is True
-    assert good["allowed_origins"] == [COLAB_ORIGIN]
+    assert good["allowed_origins"] == list(COLAB_ORIGINS)
     disabled = listed[servers["disabled"].url]
     assert disabled["bridge"].startswith("not loaded")
     origin = listed[servers["origin"].url]
@@ -327,6 +334,21 @@ def test_doctor_missing_token(
     handshake = report["by_id"]["handshake"]
     assert handshake["status"] == FAIL
     assert "carries no token" in handshake["cause"]
+
+
+def test_doctor_password_only_server(
+    servers: dict[str, Server], env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Colab needs a token: the doctor says so, and how to set one."""
+    server = servers["password"]
+    assert server.info["token"] == ""
+    code, report = run_doctor_json(capsys, "--no-kernel", server.url)
+    assert code == 1
+    handshake = report["by_id"]["handshake"]
+    assert handshake["status"] == FAIL
+    assert "no token" in handshake["cause"] and "password" in handshake["cause"]
+    assert "--IdentityProvider.token=" in handshake["fix"]
+    assert f"http://localhost:{server.port}/?token=<that token>" in handshake["fix"]
 
 
 def test_doctor_extension_disabled(
@@ -468,5 +490,8 @@ def test_settings_lists_every_bridge_setting(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     for name in ColabBridge.class_own_traits(config=True):
         assert f"c.ColabBridge.{name} = " in out
-    assert "c.ColabBridge.allowed_origins = ['https://colab.research.google.com']" in out
+    assert (
+        "c.ColabBridge.allowed_origins = "
+        "['https://colab.research.google.com', 'https://colab.google.com']"
+    ) in out
     assert "answer_yes" not in out  # only the bridge's own settings

@@ -8,7 +8,9 @@ a browser sends none.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import socket
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -94,7 +96,7 @@ def preflight_headers(
         "api/contents/a%20b.ipynb",
         "api/colab/build-info",
         "files/x.bin",
-        "no/such/page",
+        "api/no/such/endpoint",
     ],
 )
 async def test_preflight_allowed_origin(fetch: Any, origin: str, path: str) -> None:
@@ -206,7 +208,7 @@ async def test_authorization_header_and_mutation(fetch: Any, token: str) -> None
         ("api/no-such-endpoint?token={token}", 404),
         ("api/kernelspecs?token=wrong", 403),
         ("api/kernels/00000000-0000-0000-0000-000000000000?token={token}", 404),
-        ("no/such/page?token={token}", 404),
+        ("files/no/such/file.txt?token={token}", 404),
     ],
 )
 async def test_error_responses_are_readable(fetch: Any, token: str, path: str, status: int) -> None:
@@ -397,16 +399,12 @@ async def test_kernel_ws_origins(
     with pytest.raises(HTTPClientError) as refused:
         await open_ws(jp_http_port, jp_base_url, path, {"Origin": OTHER, "Cookie": cookie})
     assert refused.value.code == 403
-    # An allowlisted origin passes that check in direct mode (as with
-    # ServerApp.allow_origin), and only then.
-    if direct_mode:
-        (
-            await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
-        ).close()
-    else:
-        with pytest.raises(HTTPClientError) as refused:
-            await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
-        assert refused.value.code == 403
+    # An allowlisted origin's page must send the token: its cookie alone is
+    # refused, in direct mode by the bridge (PROTOCOL.md section 4), without
+    # it by jupyter_server's origin check.
+    with pytest.raises(HTTPClientError) as refused:
+        await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
+    assert refused.value.code == 403
     # No credentials: refused, allowlisted or not.
     with pytest.raises(HTTPClientError) as refused:
         await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED})
@@ -445,3 +443,36 @@ async def test_cookie_mutation_still_needs_xsrf(fetch: Any, token: str) -> None:
     )
     assert refused.code == 403
     assert refused.headers["Access-Control-Allow-Origin"] == ALLOWED  # readable, still refused
+
+
+def server_side_socket(ws: Any) -> socket.socket:
+    """This process's server end of the client WebSocket ``ws`` (the server runs in-process)."""
+    port = ws.protocol.stream.socket.getsockname()[1]
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.fileno() != -1:
+            try:
+                if obj.getpeername()[1] == port:
+                    return obj
+            except (OSError, IndexError, TypeError):
+                continue
+    raise AssertionError("no server-side socket for this client")
+
+
+@pytest.mark.parametrize("direct_mode", [True, False])
+async def test_jupyter_servers_own_kernel_socket_sends_at_once(
+    jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str, direct_mode: bool
+) -> None:
+    """TCP_NODELAY on jupyter_server's own kernel WebSocket (direct mode's), for every client."""
+    kernel_id = await start_kernel(jp_fetch)
+    for origin in (ALLOWED, None):
+        headers = {"Origin": origin} if origin else {}
+        ws = await open_ws(
+            jp_http_port,
+            jp_base_url,
+            f"api/kernels/{kernel_id}/channels?session_id=s-{origin}&token={token}",
+            headers,
+        )
+        await wait_kernel_info_reply(ws)  # past the handshake: its HTTP part is done
+        sock = server_side_socket(ws)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
+        ws.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
@@ -106,7 +106,7 @@ async def test_unknown_path_closes_404(url: Any) -> None:
 class EchoSocket(websocket.WebSocketHandler):
     """Echoes frames with their type; closes with a code when asked."""
 
-    closed_with: list[tuple[int | None, str | None]] = []
+    closed_with: ClassVar[list[tuple[int | None, str | None]]] = []
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return "echo.v2" if "echo.v2" in subprotocols else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..protocol.origins import COLAB_ORIGIN
+from ..protocol.paths import BRIDGE_PREFIX
 from .checks import run_doctor
 from .colab_client import DIAGNOSE_PATH, ConnectError, Target, probe
 from .diagnoses import FAIL, WARN, DoctorReport
@@ -32,7 +33,9 @@ async def bridge_state(server: RunningServer) -> tuple[str, bool | None]:
     try:
         status = await probe(target, DIAGNOSE_PATH)
         if status == 403:
-            alone = await probe(target, DIAGNOSE_PATH, origin=None, query=target.colab_query())
+            # The same server without Origin, authenticated by the auth URL (diagnose
+            # itself never checks credentials): it opens if only the origin is refused.
+            alone = await probe(target, BRIDGE_PREFIX, origin=None, query=target.colab_query())
             return ("enabled" if alone == 101 else "answers 403"), False
     except ConnectError as e:
         return f"not answering ({e})", None

@@ -182,7 +182,8 @@ async def diagnose(target: Target, timeout: float = 10.0) -> dict[str, Any]:
         conn.close()
     if not isinstance(message, str):
         raise ClientError("the diagnose socket closed without answering")
-    return json.loads(message)  # type: ignore[no-any-return]
+    reply: dict[str, Any] = json.loads(message)
+    return reply
 
 
 @dataclass(frozen=True)

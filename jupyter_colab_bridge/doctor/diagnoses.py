@@ -210,6 +210,18 @@ def explain_refused_handshake(
             f"the server refuses the origin {COLAB_ORIGIN} (the token is accepted)",
             "allow Colab's origin: see the origin check below",
         )
+    if local is not None and not local.token:
+        return (
+            "the server has no token"
+            + (" (it is protected by a password only)" if local.password else "")
+            + ": Colab's page authenticates with a token, never with a password or a "
+            "login cookie",
+            "restart the server with a token: `jupyter server --IdentityProvider.token="
+            '<a long random string>` (make one with `python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"`), or set c.IdentityProvider.token in '
+            "jupyter_server_config.py; then paste "
+            f"{target.scheme}://{target.netloc}{target.base_url}?token=<that token>",
+        )
     fix = (
         f"paste the whole URL with its token, as `{GET_URL}` or the server's start-up "
         "banner prints it (a generated token changes at every restart)"

@@ -67,7 +67,8 @@ def encode_kernel_message(msg: dict[str, Any], subprotocol: str | None) -> str |
             json.dumps(msg[key]).encode("utf-8")
             for key in ("header", "parent_header", "metadata", "content")
         ]
-        return serialize_msg_to_ws_v1(parts, msg["channel"])  # type: ignore[no-any-return]
+        frame: bytes = serialize_msg_to_ws_v1(parts, msg["channel"])
+        return frame
     return json.dumps(msg)
 
 
@@ -77,7 +78,8 @@ def decode_kernel_message(frame: str | bytes) -> dict[str, Any]:
         channel, parts = deserialize_msg_from_ws_v1(frame)
         header, parent, _metadata, content = (json.loads(p) for p in parts[:4])
         return {"channel": channel, "header": header, "parent_header": parent, "content": content}
-    return json.loads(frame)  # type: ignore[no-any-return]
+    decoded: dict[str, Any] = json.loads(frame)
+    return decoded
 
 
 @dataclass(frozen=True)

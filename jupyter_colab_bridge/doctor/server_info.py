@@ -46,6 +46,7 @@ class RunningServer:
     root_dir: str
     sock: str
     version: str
+    password: bool = False
 
 
 def paste_url(secure: bool, ip: str | None, port: Any, base_url: str | None, token: str) -> str:
@@ -90,6 +91,7 @@ def server_from_info(info: dict[str, Any]) -> RunningServer:
         root_dir=str(info.get("root_dir") or ""),
         sock=str(info.get("sock") or ""),
         version=str(info.get("version") or ""),
+        password=bool(info.get("password")),
     )
 
 

@@ -4,12 +4,12 @@ Colab sends ``jupyter_http_over_ws_auth_url``: the backend URL the user
 pasted, token included. The original extension fetched it over the network;
 the bridge never does. It checks that the URL names this very server (the
 scheme, host and port the page used for the handshake, under ``base_url``)
-and hands back the token, which the caller then compares in constant time.
+and hands back the token, which the server's identity provider then judges
+as if the page had sent ``Authorization: token <it>`` (PROTOCOL.md section 4).
 """
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import parse_qs, unquote, urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -35,8 +35,12 @@ def split_host(host_header: str) -> tuple[str, int | None]:
 
 def token_from_auth_url(
     auth_url: str, request_scheme: str, request_host: str, base_url: str
-) -> str:
+) -> str | None:
     """Return the token in ``auth_url`` if it names this server, else raise.
+
+    A URL of this server without a token (or with an empty one) gives None:
+    it carries no credential, which is no error (other credentials may still
+    authenticate the socket).
 
     ``request_scheme`` is ``http`` or ``https`` (the handshake's), and
     ``request_host`` the handshake's ``Host`` header: what the browser sees,
@@ -65,12 +69,7 @@ def token_from_auth_url(
     base = unquote(base_url)
     if not (path + "/").startswith(base) and path != base.rstrip("/"):
         raise AuthUrlError(f"the auth URL is not under this server's base_url {base_url}")
-    tokens = parse_qs(parts.query, keep_blank_values=True).get("token", [])
-    if len(tokens) != 1 or not tokens[0]:
-        raise AuthUrlError("the auth URL carries no token (expected ?token=...)")
-    return tokens[0]
-
-
-def tokens_equal(given: str, expected: str) -> bool:
-    """Constant-time comparison of a presented token with the server's."""
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    tokens = [t for t in parse_qs(parts.query, keep_blank_values=True).get("token", []) if t]
+    if len(tokens) > 1:
+        raise AuthUrlError("the auth URL carries more than one token")
+    return tokens[0] if tokens else None

@@ -54,11 +54,19 @@ def is_outdated(min_version: str | None) -> bool:
         return False
 
 
+#: The longest frame text echoed back by ``diagnose`` (Colab's ids are short).
+MAX_DIAGNOSE_ECHO = 256
+
+
 def diagnose_frame(message: str, has_xsrf_cookie: bool, min_version: str | None) -> str:
-    """The diagnose endpoint's answer to one frame (PROTOCOL.md section 2)."""
+    """The diagnose endpoint's answer to one frame (PROTOCOL.md section 2).
+
+    The frame is echoed as ``message_id``, cut to :data:`MAX_DIAGNOSE_ECHO`
+    characters so that an unauthenticated page cannot make the answer large.
+    """
     return json.dumps(
         {
-            "message_id": message,
+            "message_id": message[:MAX_DIAGNOSE_ECHO],
             "extension_version": PROTOCOL_VERSION,
             "has_authentication_cookie": has_xsrf_cookie,
             "is_outdated_extension": is_outdated(min_version),

@@ -6,7 +6,26 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
+#: Colab's main origin; the doctor connects from it, as the page does.
 COLAB_ORIGIN = "https://colab.research.google.com"
+
+#: Every origin Colab serves notebooks from (PROTOCOL.md section 4): the default allowlist.
+COLAB_ORIGINS = ("https://colab.research.google.com", "https://colab.google.com")
+
+#: Origins no one's allowlist should match: a pattern that matches any of them
+#: would let unrelated pages in, so it stops the server (an allow-all in disguise).
+UNRELATED_ORIGINS = (
+    "https://evil.example",
+    "http://attacker.test:8080",
+    "https://attacker.test",
+    "http://192.0.2.1",
+    "https://198.51.100.7:8443",
+    "http://evil.invalid:1",
+    "https://colab.research.google.com.evil.example",
+    "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class OriginConfigError(ValueError):
@@ -59,7 +78,29 @@ def compile_origin_pattern(pattern: str) -> re.Pattern[str]:
             "'null' origin; write a pattern for real origins like "
             r"'https://[a-z0-9-]+\.example\.com'"
         )
+    for origin in UNRELATED_ORIGINS:
+        if compiled.fullmatch(origin) is not None:
+            raise OriginConfigError(
+                f"{pattern!r} in ColabBridge.allowed_origin_patterns also matches "
+                f"{origin!r}, an unrelated origin, so it would let any site in; write a "
+                r"pattern for your own origins only, like 'https://[a-z0-9-]+\.example\.com'"
+            )
     return compiled
+
+
+def is_same_origin(origin: str, scheme: str, host: str) -> bool:
+    """Whether ``Origin`` names the server itself (``scheme`` and ``Host`` of the request).
+
+    Default ports compare equal to none; case does not matter.
+    """
+    try:
+        theirs = urlsplit(origin.lower())
+        ours = urlsplit(f"{scheme}://{host}".lower())
+        their_port = theirs.port or _DEFAULT_PORTS.get(theirs.scheme)
+        our_port = ours.port or _DEFAULT_PORTS.get(ours.scheme)
+    except ValueError:
+        return False
+    return (theirs.scheme, theirs.hostname, their_port) == (ours.scheme, ours.hostname, our_port)
 
 
 class OriginPolicy:

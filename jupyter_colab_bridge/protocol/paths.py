@@ -70,6 +70,27 @@ def check_request_path(path: str, base_url: str) -> str:
     return path
 
 
+#: What Colab's page fetches directly, relative to ``base_url``: the REST API and
+#: files. Only these get CORS headers; HTML pages (``login``, ``tree``, ``lab``...) never do.
+CORS_PREFIXES = ("api/", "files/")
+
+
+def in_cors_scope(path: str, base_url: str) -> bool:
+    """Whether a request path (no query) is under ``base_url``'s API or files.
+
+    Judged on the percent-decoded, dot-segment-resolved path, so that
+    ``api/../login`` counts as ``login``.
+    """
+    try:
+        normalized = _normalized(path)
+        base = _normalized(base_url)
+    except (PathError, UnicodeDecodeError):
+        return False
+    if not normalized.startswith(base):
+        return False
+    return normalized[len(base) :].startswith(CORS_PREFIXES)
+
+
 def check_proxied_path(relative: str) -> str:
     """Check the raw ``<path>`` of ``proxied_ws/<path>`` (relative to ``base_url``)."""
     if (

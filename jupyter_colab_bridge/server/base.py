@@ -5,22 +5,34 @@ Order of checks at the handshake, all before the upgrade:
 1. ``Origin``: exactly one, on the ``ColabBridge`` allowlist (our own check;
    jupyter_server's lets any origin through once a token is present).
 2. ``jupyter_http_over_ws_auth_url``: if it names this server (scheme, host,
-   port, base_url) and carries the server's token (constant-time compare), the
-   socket is token-authenticated as if the page had sent
-   ``Authorization: token ...``. Nothing is ever fetched.
-3. jupyter_server's own ``prepare`` (Host check, identity provider), then
-   ``@ws_authenticated`` and the authorizer in each handler's ``get``.
+   port, base_url) and carries a token that the server's identity provider
+   accepts as ``Authorization: token ...`` (asked in-process,
+   :mod:`.credentials`), the socket is authenticated with that header.
+   Nothing is ever fetched. A URL without a token adds no credential.
+3. Credentials from a page are tokens (PROTOCOL.md section 4): a handshake
+   from a browser origin with cookies and no token is refused, and with a
+   token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
+4. jupyter_server's own ``prepare`` (Host check, identity provider), then
+   ``@ws_authenticated`` and the authorizer in each handler's ``get``, then
+   the socket's place under its connection limit.
+
+``diagnose`` needs no credentials and skips 2 and 3.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
+from tornado.http1connection import HTTP1Connection
+from tornado.iostream import IOStream
+from tornado.websocket import WebSocketHandler
 
-from ..protocol.auth_url import AuthUrlError, token_from_auth_url, tokens_equal
+from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
+from .credentials import token_user
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
@@ -32,33 +44,37 @@ AUTH_RESOURCE = "colab_bridge"
 BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
 
 
-class BridgeHandlerMixin:
+class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
     """Origin allowlist, auth-URL flow and connection limits for bridge sockets.
 
-    Mixed in before ``WebSocketMixin``/``WebSocketHandler``/``JupyterHandler``.
+    A typed base of the bridge's WebSocket handlers: it subclasses what it is
+    mixed into (tornado's ``WebSocketHandler`` and ``JupyterHandler``), so the
+    checker sees the attributes it uses. Listed first among a handler's bases,
+    it comes before ``WebSocketMixin`` and jupyter_server's kernel handler in
+    the method resolution order, as a mixin would.
     """
 
-    request: Any
-    log: Any
-    settings: dict[str, Any]
+    #: Whether the handshake's credentials are checked (the auth URL, the cookie rule).
+    checks_credentials = True
     auth_url_error: str | None = None
     _counted = False
 
     @property
     def bridge(self) -> ColabBridge:
         """The extension app: the policy and limits."""
-        return self.settings["colab_bridge"]  # type: ignore[no-any-return]
+        return cast("ColabBridge", self.settings["colab_bridge"])
 
     def set_default_headers(self) -> None:
         """No CORS or CSP headers on a WebSocket handshake."""
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain-text refusal: a WebSocket handshake has no page to render."""
-        self.set_header("Content-Type", "text/plain; charset=UTF-8")  # type: ignore[attr-defined]
-        self.finish(f"{status_code} {self._reason}\n")  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"{status_code} {self._reason}\n")
 
     @property
-    def max_message_size(self) -> int:  # tornado reads this for incoming frames
+    def max_message_size(self) -> int:
+        """The largest incoming frame tornado accepts on this socket."""
         return self.bridge.max_message_bytes
 
     # -- 1. origin ----------------------------------------------------------
@@ -93,8 +109,8 @@ class BridgeHandlerMixin:
         raise web.HTTPError(403)
 
     # -- 2. auth URL --------------------------------------------------------
-    def _apply_auth_url(self) -> None:
-        auth_url = self.get_query_argument(AUTH_URL_PARAM, None)  # type: ignore[attr-defined]
+    async def _apply_auth_url(self) -> None:
+        auth_url = self.get_query_argument(AUTH_URL_PARAM, None)
         if auth_url is None:
             return
         try:
@@ -108,57 +124,83 @@ class BridgeHandlerMixin:
             self.auth_url_error = str(e)
             self.log.warning("Colab bridge: refusing the auth URL: %s", e)
             return
-        expected = self.identity_provider.token  # type: ignore[attr-defined]
-        if expected and not tokens_equal(token, expected):
-            self.log.warning("Colab bridge: the token in the auth URL is not this server's token")
+        if token is None:
+            self.log.warning(
+                "Colab bridge: the auth URL carries no token (?token=...), so it adds no "
+                "credential; paste the URL with its token"
+            )
             return
-        if "Authorization" not in self.request.headers:
-            # Authenticate exactly as a direct ``Authorization: token`` request.
-            self.request.headers["Authorization"] = f"token {token}"
+        if "Authorization" in self.request.headers:
+            return  # the client's own header stays its credential
+        if await token_user(self, token) is None:
+            self.log.warning("Colab bridge: the server does not accept the token in the auth URL")
+            return
+        # Authenticate exactly as a direct ``Authorization: token`` request.
+        self.request.headers["Authorization"] = f"token {token}"
+
+    # -- 3. credentials from a page are tokens --------------------------------
+    def _apply_cookie_rule(self) -> None:
+        origin = self.page_origin
+        if origin is None or self.bridge.allow_cookie_auth or "Cookie" not in self.request.headers:
+            return  # a script (no Origin) may use what it holds
+        has_token = "Authorization" in self.request.headers or bool(
+            self.get_query_argument("token", "")
+        )
+        if not has_token:
+            self.log.warning(
+                "Colab bridge: refused a WebSocket from %s: it carried a login cookie and no "
+                "token; paste the URL with its token into the page "
+                "(or set c.ColabBridge.allow_cookie_auth = True to accept cookies)",
+                origin,
+            )
+            raise web.HTTPError(403)
+        del self.request.headers["Cookie"]  # only the token may authenticate this socket
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
-        """Check origin and auth URL, then let jupyter_server authenticate."""
+        """Check origin and credentials, then let jupyter_server authenticate."""
         self._refuse_origin()
-        self._apply_auth_url()
-        await ensure_async(super().prepare(*args, **kwargs))  # type: ignore[misc]
+        if self.checks_credentials:
+            await self._apply_auth_url()
+            self._apply_cookie_rule()
+        prepared = super().prepare(*args, **kwargs)
+        if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
+            await prepared
 
     # -- 3. after authentication --------------------------------------------
     async def authorize_or_403(self, action: str = "execute") -> None:
         """Ask the server's authorizer; 403 before the upgrade if it says no."""
-        user = self.current_user  # type: ignore[attr-defined]
+        user = self.current_user
         if user is None:
             raise web.HTTPError(403)
         authorized = await ensure_async(
-            self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)  # type: ignore[attr-defined]
+            self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
         )
         if not authorized:
             self.log.warning("Colab bridge: user %s is not authorized to use the bridge", user)
             raise web.HTTPError(403)
 
+    def connection_pool(self) -> tuple[set[Any], int, str]:
+        """The open sockets this one counts with, their limit, and the setting's name."""
+        return self.bridge.open_connections, self.bridge.max_connections, "max_connections"
+
     def reserve_connection(self) -> None:
-        """Count this socket against ``max_connections``; 503 if none is left."""
-        open_connections = self.bridge.open_connections
-        if len(open_connections) >= self.bridge.max_connections:
+        """Count this socket against its limit; 503 if no place is left."""
+        pool, limit, setting = self.connection_pool()
+        if len(pool) >= limit:
             self.log.warning(
-                "Colab bridge: refused a WebSocket: %d are open (ColabBridge.max_connections)",
-                len(open_connections),
+                "Colab bridge: refused a WebSocket: %d are open (ColabBridge.%s)",
+                len(pool),
+                setting,
             )
             raise web.HTTPError(503, reason="Too many bridge connections")
-        open_connections.add(self)
+        pool.add(self)
         self._counted = True
 
     def release_connection(self) -> None:
         """Give this socket's place back (idempotent)."""
         if self._counted:
-            self.bridge.open_connections.discard(self)
+            self.connection_pool()[0].discard(self)
             self._counted = False
-
-    def set_nodelay_safely(self) -> None:
-        """Send small frames at once (no Nagle delay with delayed ACKs)."""
-        try:
-            self.set_nodelay(True)  # type: ignore[attr-defined]
-        except Exception:  # pragma: no cover - e.g. a Unix socket
-            self.log.debug("Colab bridge: could not set TCP_NODELAY", exc_info=True)
 
     def upstream_credentials(self) -> dict[str, str]:
         """The headers that carry this socket's authentication to the server.
@@ -169,7 +211,7 @@ class BridgeHandlerMixin:
         """
         headers: dict[str, str] = {}
         authorization = self.request.headers.get("Authorization")
-        token_arg = self.get_query_argument("token", None)  # type: ignore[attr-defined]
+        token_arg = self.get_query_argument("token", None)
         if authorization:
             headers["Authorization"] = authorization
         elif token_arg:
@@ -179,11 +221,25 @@ class BridgeHandlerMixin:
             headers["Cookie"] = cookie
         return headers
 
+    def connection_stream(self) -> IOStream | None:
+        """The TCP (or TLS) stream this handshake arrived on, while it is open."""
+        connection = self.request.connection
+        return connection.stream if isinstance(connection, HTTP1Connection) else None
+
     def local_host_header(self) -> str:
         """A ``Host`` for requests to this server: loopback and its own port."""
+        stream = self.connection_stream()
         port = None
-        try:
-            port = self.request.connection.stream.socket.getsockname()[1]
-        except Exception:
+        if stream is not None and not stream.closed():
+            port = stream.socket.getsockname()[1]
+        else:
             port = getattr(self.settings.get("serverapp"), "port", None)
         return f"127.0.0.1:{port}" if isinstance(port, int) else "127.0.0.1"
+
+
+def buffered_bytes(conn: Any) -> int:
+    """Bytes written to a WebSocket but not yet taken by the peer (tornado's buffer)."""
+    try:
+        return len(conn.stream._write_buffer)
+    except (AttributeError, TypeError):  # pragma: no cover - another tornado
+        return 0

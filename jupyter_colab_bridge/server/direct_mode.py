@@ -1,47 +1,67 @@
-"""Direct mode: CORS for allowlisted pages that call this server's own API.
+"""Direct mode: what a page on an allowlisted origin meets when it calls this server itself.
 
-Since 2025 Colab's page also calls the REST API cross-origin with the token
+Since 2025 Colab's page also calls the REST API cross-origin with its token
 (``?token=`` or ``Authorization: token ...``) and opens the kernel WebSocket
-directly. Three small pieces make that work for an allowlisted ``Origin`` only,
-leaving every other request exactly as jupyter_server answers it:
+directly (PROTOCOL.md section 5). Everything here concerns one kind of
+request only: a **cross-origin** request (its ``Origin`` is not the server's
+own) from an **allowlisted** origin, under ``base_url``, to anything but the
+bridge's own endpoints (which check their sockets themselves). Every other
+request, the server's own pages included, meets jupyter_server exactly as
+without the bridge.
 
-* :class:`PreflightHandler`, routed *before* every other handler by
-  :class:`PreflightMatcher`, answers CORS preflights (``OPTIONS`` with
-  ``Access-Control-Request-Method``) for any path under ``base_url``.
-  jupyter_server answers ``OPTIONS`` only on its API handlers, and without
-  the origin unless ``ServerApp.allow_origin`` is set; other paths give 403
-  or 405. A preflight carries no credentials and the actual request still
-  meets the server's authentication, so answering it reveals nothing.
-* :class:`CorsTransform`, a tornado output transform, adds the exact origin
-  and ``Access-Control-Allow-Credentials: true`` to the first chunk of every
-  response, error responses included. ``send_error`` clears the headers a
-  handler set, which is why jupyter_server's own 403/404/500 replies carry no
-  CORS headers; a transform runs after that, on every response.
+* :class:`DirectModeGate`, a tornado router consulted before every route,
+  looks at such a request first:
+
+  - it answers CORS preflights for the API and files (:class:`PreflightHandler`);
+  - credentials from a page are tokens (PROTOCOL.md section 4): a request
+    that carries cookies but no token is refused with 403 and a message that
+    names the fix (:class:`CookieRefusedHandler`), and a request with a token
+    has its cookies removed, so that only the token can authenticate it. With
+    ``ColabBridge.allow_cookie_auth`` both are left as they are;
+  - the token in the query of a CORS fetch (``Sec-Fetch-Mode: cors``) or of a
+    WebSocket handshake is also given as ``Authorization: token``. A
+    JupyterHub single-user server ignores ``?token=`` unless
+    ``HubAuth.allow_token_in_url`` is set, or the request says
+    ``Sec-Fetch-Mode: websocket`` (which Chromium does not send on
+    handshakes); that guards against a shared link logging a browser in as
+    someone else. A CORS fetch or a WebSocket is no navigation, and its reply
+    sets no cookie (below), so the guard holds; Colab's page, which sends
+    ``?token=``, works.
+
+  Then it declines, and routing goes on as usual.
+* :class:`CorsTransform`, a tornado output transform, adds the exact origin and
+  ``Access-Control-Allow-Credentials: true`` to responses of the API and files
+  (``api/``, ``files/``), error responses included: never to HTML pages
+  (``login``, ``tree``, ``lab``...). It adds ``Vary: Origin`` to every response
+  under ``base_url``, since these answers depend on the origin, and lets no
+  ``Set-Cookie`` through on a reply to such a page, nor beside
+  ``Access-Control-Allow-Credentials`` on any cross-origin reply.
 * :func:`trust_allowlisted_origins` makes jupyter_server's own origin check
-  (``check_origin`` of its HTTP and WebSocket handlers) pass for an
-  allowlisted origin, as ``ServerApp.allow_origin`` would. Token-authenticated
-  requests skip that check anyway; without it a page sending a wrong or
-  expired token would get a misleading 404 (``APIHandler.prepare``) instead
-  of 403. jupyter_server asks ``IdentityProvider.should_check_origin`` whether
-  to check; there is no other hook, so the server's identity provider gets a
+  pass for an allowlisted origin, as ``ServerApp.allow_origin`` would:
+  jupyter_server asks ``IdentityProvider.should_check_origin`` whether to
+  check, and there is no other hook, so the server's identity provider gets a
   wrapper that answers "no" for an allowlisted origin and asks the original
-  for anything else.
+  for anything else. Without it a page sending a wrong or expired token would
+  get a misleading 404 (``APIHandler.prepare``) instead of 403.
 
-Authentication and XSRF checks stay the server's own. WebSocket upgrades
-get no CORS headers (CORS does not apply to them).
+Authentication and XSRF checks stay the server's own. WebSocket upgrades get
+no CORS headers (CORS does not apply to them).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado import httputil, web
-from tornado.routing import Matcher, Rule
+from tornado.routing import AnyMatches, Router, Rule
 
-from ..protocol.origins import OriginPolicy
+from ..protocol.origins import OriginPolicy, is_same_origin
+from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
 PREFLIGHT_MAX_AGE = 7200
@@ -50,37 +70,83 @@ PREFLIGHT_MAX_AGE = 7200
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-XSRFToken")
 
+#: The response headers that make a reply readable by another origin.
+CORS_RESPONSE_HEADERS = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Expose-Headers",
+)
+
+#: What a page is told when it sends a cookie and no token.
+COOKIE_REFUSED = (
+    "This server accepts no login cookie from another site's page: send the token. "
+    "Paste the server's URL with its token into Colab (`jupyter colab-bridge url` "
+    "prints it), or set c.ColabBridge.allow_cookie_auth = True to accept cookies."
+)
+
 # RFC 9110 token: a method or a header field name.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
-def allowlisted_origin(
-    request: httputil.HTTPServerRequest, policy: OriginPolicy, base_url: str
-) -> str | None:
-    """The request's ``Origin`` if it is on the allowlist, else None.
+class DirectModeRules:
+    """Which requests direct mode concerns, and what it allows them.
 
-    Only for a path under ``base_url`` and exactly one ``Origin`` header.
+    ``policy`` is the origin allowlist and ``base_url`` the server's; the
+    bridge's own endpoints under it are left to their handlers.
     """
-    if not request.path.startswith(base_url):
-        return None
-    origins = request.headers.get_list("Origin")
-    if len(origins) != 1 or not policy.allows(origins[0]):
-        return None
-    return origins[0]
+
+    def __init__(self, policy: OriginPolicy, base_url: str, allow_cookie_auth: bool) -> None:
+        self.policy = policy
+        self.base_url = base_url
+        self.bridge_prefix = f"{base_url}{BRIDGE_PREFIX}"
+        self.allow_cookie_auth = allow_cookie_auth
+
+    def page_origin(self, request: httputil.HTTPServerRequest) -> str | None:
+        """The ``Origin`` of a cross-origin request from an allowlisted page, else None.
+
+        Only for exactly one ``Origin`` header, under ``base_url``, outside the
+        bridge's own endpoints.
+        """
+        if not request.path.startswith(self.base_url) or request.path.startswith(
+            self.bridge_prefix
+        ):
+            return None
+        origins = request.headers.get_list("Origin")
+        if len(origins) != 1 or not self.policy.allows(origins[0]):
+            return None
+        if is_same_origin(origins[0], request.protocol, request.host):
+            return None
+        return origins[0]
+
+    def gets_cors(self, request: httputil.HTTPServerRequest) -> bool:
+        """Whether a response to this page may be read by it: the API and files only."""
+        return not is_upgrade(request) and in_cors_scope(request.path, self.base_url)
 
 
-def direct_origin(
-    request: httputil.HTTPServerRequest, policy: OriginPolicy, base_url: str
-) -> str | None:
-    """The origin to answer with CORS headers: allowlisted, not a WebSocket upgrade."""
-    if request.headers.get("Upgrade", "").lower() == "websocket":
-        return None
-    return allowlisted_origin(request, policy, base_url)
+def is_upgrade(request: httputil.HTTPServerRequest) -> bool:
+    """Whether ``request`` is a WebSocket handshake."""
+    return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def is_preflight(request: httputil.HTTPServerRequest) -> bool:
     """Whether ``request`` is a CORS preflight."""
     return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def not_navigation(request: httputil.HTTPServerRequest) -> bool:
+    """A page's CORS fetch (``Sec-Fetch-Mode: cors``) or a WebSocket handshake."""
+    return is_upgrade(request) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
+
+
+def query_token(request: httputil.HTTPServerRequest) -> str | None:
+    """The one non-empty ``token`` in the query string, else None."""
+    values = [v for v in request.query_arguments.get("token", []) if v]
+    if len(values) != 1:
+        return None
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def add_vary(headers: httputil.HTTPHeaders, *names: str) -> None:
@@ -133,25 +199,57 @@ def preflight_headers(request_headers: httputil.HTTPHeaders, origin: str) -> htt
     return headers
 
 
-class PreflightMatcher(Matcher):
-    """Matches a preflight from an allowlisted origin under ``base_url``."""
+class DirectModeGate(Router):
+    """Looks at every request first; answers or adjusts those of allowlisted pages.
 
-    def __init__(self, policy: OriginPolicy, base_url: str) -> None:
-        self.policy = policy
-        self.base_url = base_url
+    See the module's docstring. It never answers anything else: for those
+    ``find_handler`` returns None and routing goes on to the server's rules.
+    """
 
-    def match(self, request: httputil.HTTPServerRequest) -> dict[str, Any] | None:
-        if is_preflight(request) and direct_origin(request, self.policy, self.base_url):
-            return {}
+    def __init__(self, application: web.Application, rules: DirectModeRules, log: Any) -> None:
+        self.application = application
+        self.rules = rules
+        self.log = log
+
+    def find_handler(
+        self, request: httputil.HTTPServerRequest, **kwargs: Any
+    ) -> httputil.HTTPMessageDelegate | None:
+        """A preflight answer or a refusal, else None after adjusting the credentials."""
+        origin = self.rules.page_origin(request)
+        if origin is None:
+            return None
+        if is_preflight(request):
+            if not self.rules.gets_cors(request):
+                return None  # jupyter_server's own answer, which the page cannot read
+            return self.application.get_handler_delegate(
+                request, PreflightHandler, {"origin": origin}
+            )
+        if self.rules.allow_cookie_auth:
+            return None
+        has_token = "Authorization" in request.headers or query_token(request) is not None
+        if "Cookie" in request.headers:
+            if not has_token:
+                self.log.warning(
+                    "Colab bridge: refused %s %s from %s: it carried a login cookie and no "
+                    "token; paste the URL with its token into the page "
+                    "(or set c.ColabBridge.allow_cookie_auth = True to accept cookies)",
+                    request.method,
+                    request.path,
+                    origin,
+                )
+                return self.application.get_handler_delegate(request, CookieRefusedHandler)
+            del request.headers["Cookie"]  # only the token may authenticate this request
+        token = query_token(request)
+        if token is not None and "Authorization" not in request.headers and not_navigation(request):
+            request.headers["Authorization"] = f"token {token}"
         return None
 
 
 class PreflightHandler(web.RequestHandler):
-    """Answers a preflight that :class:`PreflightMatcher` let through: 204."""
+    """Answers a preflight that :class:`DirectModeGate` let through: 204."""
 
-    def initialize(self, policy: OriginPolicy, base_url: str) -> None:
-        self.policy = policy
-        self.base_url = base_url
+    def initialize(self, origin: str) -> None:
+        self.origin = origin
 
     def set_default_headers(self) -> None:
         """No Content-Type: a preflight answer has no body."""
@@ -160,23 +258,58 @@ class PreflightHandler(web.RequestHandler):
     @allow_unauthenticated
     def options(self, *args: Any, **kwargs: Any) -> None:
         """Allow what the page asks for; the actual request is authenticated."""
-        origin = direct_origin(self.request, self.policy, self.base_url)
-        if origin is None:  # pragma: no cover - the matcher checked it
-            raise web.HTTPError(403)
-        for name, value in preflight_headers(self.request.headers, origin).get_all():
+        for name, value in preflight_headers(self.request.headers, self.origin).get_all():
             self.set_header(name, value)
         self.set_status(204)
         self.finish()
 
 
-class CorsTransform(web.OutputTransform):
-    """Adds the exact origin and Allow-Credentials to every response for it."""
+class CookieRefusedHandler(web.RequestHandler):
+    """403 for a page's request that carried cookies and no token (any method)."""
 
-    def __init__(
-        self, request: httputil.HTTPServerRequest, policy: OriginPolicy, base_url: str
-    ) -> None:
+    @allow_unauthenticated
+    def prepare(self) -> None:
+        """Refuse before any method runs; WebSocket handshakes included."""
+        self.set_status(403)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": COOKIE_REFUSED, "reason": "cookie without token"}))
+
+
+class HeadersWithoutCookies(httputil.HTTPHeaders):
+    """Response headers that take no ``Set-Cookie``.
+
+    tornado adds the cookies a handler set after the output transforms ran
+    (``RequestHandler.flush``), so a transform cannot remove them; it hands
+    back this map instead, which drops them as they are added.
+    """
+
+    def add(self, name: str, value: str, *args: Any, **kwargs: Any) -> None:
+        if name.lower() != "set-cookie":
+            super().add(name, value, *args, **kwargs)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        if name.lower() != "set-cookie":
+            super().__setitem__(name, value)
+
+
+class CorsTransform(web.OutputTransform):
+    """CORS headers for allowlisted pages, ``Vary: Origin``, no cookies cross-origin.
+
+    tornado instantiates a transform with the request alone; :func:`cors_transform`
+    makes a subclass bound to the server's rules.
+    """
+
+    rules: ClassVar[DirectModeRules]
+
+    def __init__(self, request: httputil.HTTPServerRequest) -> None:
         super().__init__(request)
-        self.origin = direct_origin(request, policy, base_url)
+        self.origin = self.rules.page_origin(request)
+        self.cors = self.origin is not None and self.rules.gets_cors(request)
+        self.under_base_url = request.path.startswith(self.rules.base_url)
+        origin = request.headers.get("Origin")
+        self.cross_origin = origin is not None and not is_same_origin(
+            origin, request.protocol, request.host
+        )
 
     def transform_first_chunk(
         self,
@@ -185,18 +318,35 @@ class CorsTransform(web.OutputTransform):
         chunk: bytes,
         finishing: bool,
     ) -> tuple[int, httputil.HTTPHeaders, bytes]:
-        if self.origin is not None:
+        if self.under_base_url:
+            add_vary(headers, "Origin")
+        if self.cors:
+            assert self.origin is not None
             allow_credentials(headers, self.origin)
+        elif self.origin is not None:
+            # jupyter_server echoes the origin of any token-authenticated request;
+            # a page on an allowed origin reads nothing but the API and files.
+            for name in CORS_RESPONSE_HEADERS:
+                headers.pop(name, None)
+        if self.origin is not None or (
+            self.cross_origin and "Access-Control-Allow-Credentials" in headers
+        ):
+            headers = HeadersWithoutCookies(headers)
         return status_code, headers, chunk
 
 
-def trust_allowlisted_origins(identity_provider: Any, policy: OriginPolicy, base_url: str) -> None:
-    """Let jupyter_server's origin check pass for an allowlisted origin."""
+def cors_transform(rules: DirectModeRules) -> type[CorsTransform]:
+    """A :class:`CorsTransform` class bound to ``rules``, for ``Application.add_transform``."""
+    return type("BoundCorsTransform", (CorsTransform,), {"rules": rules})
+
+
+def trust_allowlisted_origins(identity_provider: Any, rules: DirectModeRules) -> None:
+    """Let jupyter_server's origin check pass for an allowlisted page's request."""
     original = identity_provider.should_check_origin
 
     @functools.wraps(original)
     def should_check_origin(handler: web.RequestHandler) -> bool:
-        if allowlisted_origin(handler.request, policy, base_url) is not None:
+        if rules.page_origin(handler.request) is not None:
             return False
         return bool(original(handler))
 
@@ -204,19 +354,12 @@ def trust_allowlisted_origins(identity_provider: Any, policy: OriginPolicy, base
 
 
 def enable_direct_mode(
-    web_app: web.Application, identity_provider: Any, policy: OriginPolicy, base_url: str
+    web_app: web.Application, identity_provider: Any, rules: DirectModeRules, log: logging.Logger
 ) -> None:
-    """Install the preflight route (first of all routes), the transform and the origin check."""
-    rule = Rule(
-        PreflightMatcher(policy, base_url),
-        PreflightHandler,
-        {"policy": policy, "base_url": base_url},
-    )
-    # Ahead of every extension's and the server's own routes, so a preflight
-    # for any path (an extension's API, a 404) is answered the same way.
-    web_app.default_router.rules.insert(0, rule)
-    # tornado instantiates each transform with the request only.
-    web_app.add_transform(
-        functools.partial(CorsTransform, policy=policy, base_url=base_url)  # type: ignore[arg-type]
-    )
-    trust_allowlisted_origins(identity_provider, policy, base_url)
+    """Install the gate (first of all routes), the transform and the origin check."""
+    gate = DirectModeGate(web_app, rules, log)
+    # Ahead of every extension's and the server's own routes, so that every
+    # request (an extension's API, a 404) meets the same rules.
+    web_app.default_router.rules.insert(0, Rule(AnyMatches(), gate))
+    web_app.add_transform(cors_transform(rules))
+    trust_allowlisted_origins(identity_provider, rules)

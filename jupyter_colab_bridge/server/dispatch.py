@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
+from http.client import responses
 from typing import Any, Callable
 
 from tornado import httputil
@@ -89,7 +90,7 @@ class TunnelConnection(httputil.HTTPConnection):
     ) -> asyncio.Future[None]:
         assert isinstance(start_line, httputil.ResponseStartLine)
         self.status = start_line.code
-        reason = start_line.reason or httputil.responses.get(start_line.code, "Unknown")
+        reason = start_line.reason or responses.get(start_line.code, "Unknown")
         self._framer.start(start_line.code, reason, reply_headers(headers))
         return self.write(chunk or b"")
 

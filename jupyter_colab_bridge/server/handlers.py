@@ -27,9 +27,16 @@ from ..protocol.handshake import (
     min_version_problem,
 )
 from ..protocol.paths import PathError, check_request_path
-from .base import BridgeHandlerMixin
+from .base import BridgeHandlerMixin, buffered_bytes
 from .corking import BurstCork
 from .dispatch import TunnelConnection, TunnelContext, dispatch
+
+#: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
+DIAGNOSE_MAX_FRAME_BYTES = 4096
+
+#: Answers a ``diagnose`` socket may hold unread (beyond the kernel's socket
+#: buffers) before it is closed: its peer is not reading.
+DIAGNOSE_MAX_BUFFERED_BYTES = 64 * 1024
 
 
 class BridgeSocket(
@@ -80,7 +87,6 @@ class HttpOverWebSocketHandler(BridgeSocket):
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Start pings, then apply ``min_version``."""
         super().open(*args, **kwargs)
-        self.set_nodelay_safely()
         self.close_for_min_version()
 
     def on_message(self, message: str | bytes) -> None:
@@ -195,8 +201,28 @@ class DiagnoseHandler(BridgeSocket):
     """Answers each frame with the bridge's version and the page's cookie state.
 
     It needs no credentials from an allowed origin (Colab calls it to explain
-    a failed connection) and tells nothing beyond PROTOCOL.md section 2.
+    a failed connection) and tells nothing beyond PROTOCOL.md section 2. As
+    anyone on an allowed origin (or any local process claiming one) may open
+    it, it cannot cost much: its sockets have a small limit of their own
+    (``ColabBridge.max_diagnose_connections``), apart from the user's; frames
+    are small; the echo is capped; and a socket whose peer does not read its
+    answers is closed before they pile up.
     """
+
+    checks_credentials = False
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest frame accepted; a larger one closes the socket with 1009."""
+        return DIAGNOSE_MAX_FRAME_BYTES
+
+    def connection_pool(self) -> tuple[set[Any], int, str]:
+        """Diagnose sockets count against their own limit only."""
+        return (
+            self.bridge.diagnose_connections,
+            self.bridge.max_diagnose_connections,
+            "max_diagnose_connections",
+        )
 
     @allow_unauthenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -213,13 +239,17 @@ class DiagnoseHandler(BridgeSocket):
             if self.ws_connection is None:
                 self.release_connection()
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        """Start pings; no other set-up."""
-        super().open(*args, **kwargs)
-        self.set_nodelay_safely()
-
     def on_message(self, message: str | bytes) -> None:
         """Reply with the diagnosis, echoing the frame as ``message_id``."""
+        conn = self.ws_connection
+        if conn is None or conn.is_closing():
+            return
+        if buffered_bytes(conn) > DIAGNOSE_MAX_BUFFERED_BYTES:
+            self.log.warning(
+                "Colab bridge: closing a diagnose socket: its peer is not reading the answers"
+            )
+            self.close(1008, "The page is not reading the answers")
+            return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
         self.write_message(

@@ -1,0 +1,68 @@
+"""Does the server accept a token? Asked of its own identity provider, in-process.
+
+The token in Colab's auth URL is valid exactly when the server's identity
+provider accepts it as ``Authorization: token <it>`` (PROTOCOL.md section 4):
+the server's own token on a plain ``jupyter server``, the user's Hub API
+token on a JupyterHub single-user server (whose ``IdentityProvider.token`` is
+the server's own Hub credential, not any user's), whatever a custom provider
+accepts. So the bridge does not compare the token with anything itself: it
+builds a request that carries only that header, with no cookie, no query and
+no body, and hands it to the identity provider as a handler of the server's
+own application would. Nothing is fetched; the provider may of course ask its
+own authority (a Hub checks the token with the Hub's API, as for any request).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import JupyterHandler
+from tornado import httputil, web
+
+
+class _ProbeContext:
+    """What tornado reads from ``connection.context``: the peer's address."""
+
+    def __init__(self, remote_ip: str | None, protocol: str) -> None:
+        self.remote_ip = remote_ip
+        self.protocol = protocol
+
+
+class _ProbeConnection(httputil.HTTPConnection):
+    """The connection of a request that is never answered."""
+
+    def __init__(self, context: _ProbeContext) -> None:
+        self.context = context
+
+    def set_close_callback(self, callback: Any) -> None:
+        """Nothing to close."""
+
+
+class TokenProbe(JupyterHandler):
+    """A handler of the server's application that only asks who a request is.
+
+    Never routed and never finished: whatever the identity provider writes on
+    it (a login cookie, say) goes nowhere.
+    """
+
+
+async def token_user(handler: web.RequestHandler, token: str) -> Any | None:
+    """The user the server's identity provider finds for ``Authorization: token <token>``.
+
+    ``handler`` is the request this is asked for (a WebSocket handshake): its
+    host, path, scheme and peer address are kept, nothing else.
+    """
+    original = handler.request
+    headers = httputil.HTTPHeaders({"Authorization": f"token {token}"})
+    if original.host:
+        headers["Host"] = original.host
+    request = httputil.HTTPServerRequest(
+        method="GET",
+        uri=original.path,
+        version="HTTP/1.1",
+        headers=headers,
+        connection=_ProbeConnection(_ProbeContext(original.remote_ip, original.protocol)),
+    )
+    probe = TokenProbe(handler.application, request)
+    return await ensure_async(probe.identity_provider.get_user(probe))
