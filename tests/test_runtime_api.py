@@ -529,3 +529,12 @@ async def test_result_reused_within_max_age(
     for _ in range(5):
         assert await get("api/colab/resources") == first
     assert bridge_app.resource_sampler.collections == 1
+
+
+def test_negative_max_age_is_refused() -> None:
+    from traitlets import TraitError
+
+    from jupyter_colab_bridge.app import ColabBridge
+
+    with pytest.raises(TraitError, match="resources_max_age must not be negative"):
+        ColabBridge(resources_max_age=-1)
