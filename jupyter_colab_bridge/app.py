@@ -18,6 +18,8 @@ from .protocol.origins import (
     normalize_origin_entry,
 )
 from .protocol.paths import BRIDGE_PREFIX
+from .runtime.handlers import runtime_handlers
+from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
@@ -136,6 +138,37 @@ class ColabBridge(ExtensionApp):
             "(the page reconnects; the kernel keeps running)."
         ),
     )
+    runtime_api = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve Colab's runtime API under base_url, authenticated like the rest of "
+            "the API: api/colab/resources (the figures of Colab's resource monitor: "
+            "memory, each kernel's memory, the disk holding root_dir, NVIDIA GPUs), "
+            "api/colab/build-info and api/colab/drive. Off, those paths answer 404 as "
+            "on a plain Jupyter server. Example: c.ColabBridge.runtime_api = False"
+        ),
+    )
+    release_tag = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help=(
+            "What api/colab/build-info reports as release_tag (Colab's own runtime "
+            "reports its image's build there); null when unset. "
+            "Example: c.ColabBridge.release_tag = 'workstation-2025.06'"
+        ),
+    )
+    resources_max_age = Float(
+        RESOURCES_MAX_AGE,
+        config=True,
+        help=(
+            "Seconds one reading of api/colab/resources serves further requests, so "
+            "several tabs polling every second cost one reading. 0 reads afresh for "
+            "each request (requests that arrive together still share one reading). "
+            "Example: c.ColabBridge.resources_max_age = 2.0"
+        ),
+    )
 
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
@@ -177,7 +210,7 @@ class ColabBridge(ExtensionApp):
             raise TraitError(f"ColabBridge.{proposal['trait'].name} must be at least 1")
         return int(proposal["value"])
 
-    @validate("request_timeout", "upstream_connect_timeout")
+    @validate("request_timeout", "upstream_connect_timeout", "resources_max_age")
     def _check_timeout(self, proposal: dict[str, Any]) -> float:
         if proposal["value"] < 0:
             raise TraitError(f"ColabBridge.{proposal['trait'].name} must not be negative")
@@ -200,7 +233,7 @@ class ColabBridge(ExtensionApp):
         IOLoop.current().add_callback(self._log_banner)
 
     def initialize_handlers(self) -> None:
-        """Register the three endpoints (ExtensionApp prefixes ``base_url``)."""
+        """Register the bridge's endpoints and Colab's runtime API (prefixed with ``base_url``)."""
         self.handlers.extend(
             [
                 (rf"/{BRIDGE_PREFIX}", HttpOverWebSocketHandler),
@@ -212,6 +245,13 @@ class ColabBridge(ExtensionApp):
                 (rf"/{BRIDGE_PREFIX}/proxied_ws/(?P<path>.+)", ProxiedWebSocketHandler),
             ]
         )
+        if self.runtime_api:
+            server = self.serverapp
+            assert server is not None
+            self.resource_sampler: ResourceSampler = server_sampler(
+                server.kernel_manager, server.root_dir, self.log, self.resources_max_age
+            )
+            self.handlers.extend(runtime_handlers(self.resource_sampler, self.release_tag))
 
     def backend_url(self, mask_configured_token: bool = True) -> str:
         """The URL to paste into Colab's "Connect to a local runtime" dialog."""

@@ -227,10 +227,13 @@ async def test_error_on_post_with_bad_json_is_readable(fetch: Any, token: str) -
     assert "Invalid JSON" in json.loads(response.body)["message"]
 
 
-async def test_build_info_is_not_faked(fetch: Any, token: str) -> None:
+async def test_build_info_probe_is_readable(fetch: Any, token: str) -> None:
+    """Colab's first call in direct mode; the runtime API answers it (tests/test_runtime_api.py)."""
     response = await fetch(f"api/colab/build-info?token={token}", headers={"Origin": ALLOWED})
-    assert response.code == 404
+    assert response.code == 200
+    assert response.body == b')]}\'\n{"release_tag": null}'
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
 
 
 @pytest.mark.parametrize("direct_mode", [True, False])

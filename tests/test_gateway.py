@@ -97,3 +97,27 @@ async def test_unknown_gateway_kernel_closes_404(servers: tuple[Server, Server])
     )
     assert await ws.read_message() is None
     assert ws.close_code == 404
+
+
+def test_runtime_api_leaves_gateway_kernels_out(servers: tuple[Server, Server]) -> None:
+    """A gateway kernel has no process here: api/colab/resources lists no memory for it."""
+    gateway, server = servers
+    headers = {"Authorization": f"token {server.token}", "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: bytes | None = None) -> bytes:
+        request = urllib.request.Request(
+            f"{server.url}{path}", data=body, method=method, headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return bytes(response.read())
+
+    kernel_id = json.loads(call("POST", "api/kernels", b"{}"))["id"]
+    try:
+        assert kernel_id in gateway_kernel_ids(gateway)
+        body = call("GET", "api/colab/resources")
+        assert body.startswith(b")]}'\n")
+        memory = json.loads(body[5:])["memory"]
+        assert memory["kernels"] == []
+        assert memory["totalBytes"] > 0
+    finally:
+        call("DELETE", f"api/kernels/{kernel_id}")
