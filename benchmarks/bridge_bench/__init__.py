@@ -9,6 +9,7 @@
 * :mod:`.context`: sizes and what every measure shares;
 * the measures: :mod:`.latency` (a), :mod:`.throughput` (b), :mod:`.download`
   (c), :mod:`.kernel` (d, e), :mod:`.sweep`; :mod:`.runner` runs them;
-* :mod:`.browser`: the real-browser benchmark (Chromium, Colab's origin);
+* :mod:`.browser`, :mod:`.browser_page`: the real-browser benchmark (``--browser``:
+  Chromium with the browser suite's page at Colab's origin);
 * :mod:`.report`: the tables; :mod:`.cli`: the command line.
 """

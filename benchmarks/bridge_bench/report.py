@@ -179,3 +179,65 @@ def machine() -> dict[str, Any]:
         "tornado": tornado.version,
         "platform": platform.platform(),
     }
+
+
+def _ms_cell(figures: dict[str, Any] | None, spread: str = "p95") -> str:
+    if figures is None:
+        return "-"
+    if "n/a" in figures:
+        return str(figures["n/a"])
+    if spread == "p95":
+        return f"{figures['median_ms']:.2f} (p95 {figures['p95_ms']:.2f})"
+    return f"{figures['median_ms']:.0f} ({figures['min_ms']:.0f}-{figures['max_ms']:.0f})"
+
+
+def _ratio(direct: dict[str, Any] | None, bridge: dict[str, Any] | None, key: str) -> str:
+    if not direct or not bridge or key not in direct or key not in bridge or not bridge[key]:
+        return "-"
+    return f"{direct[key] / bridge[key]:.2f}x"
+
+
+def browser_table(r: dict[str, Any]) -> str:
+    """The browser benchmark's table: median ms (p95 or min-max), ratio direct/bridge."""
+    rows: list[Sequence[str]] = []
+    labels = {
+        "execute": ("execute `1`, ms (p95)", "ZMQ"),
+        "status": ("GET api/status, ms (p95)", "Python HTTP"),
+        "status_plain": ("GET api/status, plain fetch ?token=, ms (p95)", ""),
+        "resources": ("GET api/colab/resources, ms (p95)", "Python HTTP"),
+    }
+    for measure, (label, ref_name) in labels.items():
+        sides = r.get(measure)
+        if not sides:
+            continue
+        bridge, direct, ref = sides.get("bridge"), sides.get("direct"), sides.get("reference")
+        if measure == "status_plain":  # the ratio is against the bridge's library GETs
+            bridge = None
+            ratio = _ratio(direct, r["status"].get("bridge"), "median_ms")
+        else:
+            ratio = _ratio(direct, bridge, "median_ms")
+        reference = f"{ref_name} {_ms_cell(ref)}" if ref else "-"
+        rows.append((label, _ms_cell(bridge), _ms_cell(direct), ratio, reference))
+    if "output" in r:
+        out = r["output"]
+        bridge, direct, ref = out.get("bridge"), out.get("direct"), out.get("reference")
+        size = f"{(bridge or direct or ref or {}).get('bytes', 0) / (1 << 20):.0f} MiB"
+        rows.append(
+            (
+                f"{size} output until idle, ms (min-max)",
+                _ms_cell(bridge, "range"),
+                _ms_cell(direct, "range"),
+                _ratio(direct, bridge, "median_ms"),
+                f"ZMQ {_ms_cell(ref, 'range')}" if ref else "-",
+            )
+        )
+        rows.append(
+            (
+                f"{size} output, MB/s at the median",
+                f"{bridge['mb_per_s']:.1f}" if bridge else "-",
+                f"{direct['mb_per_s']:.1f}" if direct else "-",
+                _ratio(direct, bridge, "mb_per_s"),
+                f"ZMQ {ref['mb_per_s']:.1f}" if ref else "-",
+            )
+        )
+    return "\n".join(aligned(("measure", "bridge", "direct", "direct/bridge", "reference"), rows))

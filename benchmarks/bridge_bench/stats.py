@@ -24,3 +24,14 @@ def median_of(runs: list[Any]) -> Any:
     if isinstance(first, (int, float)) and not isinstance(first, bool):
         return statistics.median(runs)
     return first
+
+
+def spread_ms(ms: list[float]) -> dict[str, Any]:
+    """Median, p95, min and max of figures already in milliseconds."""
+    return {
+        "n": len(ms),
+        "median_ms": statistics.median(ms),
+        "p95_ms": pct(ms, 0.95),
+        "min_ms": min(ms),
+        "max_ms": max(ms),
+    }
