@@ -72,6 +72,15 @@ async def _page_requests(page: ColabPage, path: str, n: int, how: str) -> dict[s
     return figures
 
 
+async def _resources(page: ColabPage) -> dict[str, Any]:
+    """``api/colab/resources`` (being added to the server): figures, or why there are none."""
+    try:
+        return await _page_requests(page, "api/colab/resources", RESOURCES_GETS, "library")
+    except Exception as e:  # a broken endpoint must not end the benchmark
+        text = str(e).strip().splitlines()
+        return {"status": 0, "n/a": f"n/a ({type(e).__name__}: {text[0] if text else ''})"[:80]}
+
+
 async def measure_way(
     page: ColabPage, server: Server, kernel_id: str, way: str, output_runs: int
 ) -> dict[str, Any]:
@@ -88,9 +97,7 @@ async def measure_way(
         out["status"] = await _page_requests(page, "api/status", STATUS_GETS, "library")
         if way == "direct":
             out["status_plain"] = await _page_requests(page, "api/status", STATUS_GETS, "plain")
-        out["resources"] = await _page_requests(
-            page, "api/colab/resources", RESOURCES_GETS, "library"
-        )
+        out["resources"] = await _resources(page)
         code, total = output_code(OUTPUT_BYTES)
         await page.call("timeOutput", "print('warm')")
         runs = []
