@@ -1,5 +1,7 @@
 """Summarize py-spy collapsed stacks (``--format raw``): top self and inclusive frames.
 
+Usage::
+
     python benchmarks/pyspy_top.py PROFILE.txt [N]
 """
 

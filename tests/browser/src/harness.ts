@@ -271,6 +271,29 @@ async function describeError(promise: Promise<unknown>): Promise<string | null> 
   }
 }
 
+// -- Benchmark steps (benchmarks/bridge_bench/browser.py) -----------------------
+// They time in the page (performance.now), so the figures hold no Playwright
+// round trip. The kernel is one that already runs (started by the benchmark),
+// so both ways in and the kernel's own ZMQ channels can reach the same kernel.
+
+let benchKernel: Kernel.IKernelConnection | null = null;
+
+function benchKernelOf(): Kernel.IKernelConnection {
+  if (!benchKernel || benchKernel.isDisposed) {
+    throw new Error('call harness.connectKernel first');
+  }
+  return benchKernel;
+}
+
+interface ITimedRequests {
+  /** The last reply's status. */
+  status: number;
+  statuses: number[];
+  /** The start of the last reply's body. */
+  bodyStart: string;
+  ms: number[];
+}
+
 const harness = {
   async setup(config: IConfig): Promise<string> {
     await harness.teardown();
@@ -408,6 +431,77 @@ const harness = {
     s.sessions.dispose();
     s.kernels.dispose();
     s.contents.dispose();
+  },
+
+  /** Connect to a running kernel by id (benchmarks); replaces the previous one. */
+  async connectKernel(id: string): Promise<{ kernel: string; status: string }> {
+    const s = current();
+    benchKernel?.dispose();
+    benchKernel = s.kernels.connectTo({ model: { id, name: 'python3' } });
+    await benchKernel.info; // the kernel socket is open and the kernel answered
+    return { kernel: benchKernel.id, status: benchKernel.connectionStatus };
+  },
+
+  /** Close the kernel connection of connectKernel (its socket), if any. */
+  async disconnectKernel(): Promise<void> {
+    benchKernel?.dispose();
+    benchKernel = null;
+  },
+
+  /** `n` sequential executes of `code` (request until reply and idle): ms each. */
+  async timeExecute(code: string, n: number): Promise<{ ms: number[]; statuses: string[] }> {
+    const kernel = benchKernelOf();
+    const ms: number[] = [];
+    const statuses: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const future = kernel.requestExecute({ code, stop_on_error: true, store_history: false });
+      const reply = await future.done; // resolves once both the reply and idle arrived
+      ms.push(performance.now() - t0);
+      statuses.push(reply.content.status);
+    }
+    return { ms, statuses };
+  },
+
+  /** One execute of `code` until idle: ms, and stdout characters received. */
+  async timeOutput(code: string): Promise<{ ms: number; chars: number; status: string }> {
+    const kernel = benchKernelOf();
+    let chars = 0;
+    const t0 = performance.now();
+    const future = kernel.requestExecute({ code, stop_on_error: true, store_history: false });
+    future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
+      if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') {
+        chars += msg.content.text.length;
+      }
+    };
+    const reply = await future.done;
+    return { ms: performance.now() - t0, chars, status: reply.content.status };
+  },
+
+  /**
+   * `n` sequential GETs of `path` (relative to the server's URL), body read,
+   * as the page makes them: ServerConnection.makeRequest with the way's
+   * settings ("library"), or a plain fetch of `path?token=...` with no custom
+   * header, a simple CORS request with no preflight ("plain", direct way only).
+   */
+  async timeRequest(path: string, n: number, how: 'library' | 'plain' = 'library'): Promise<ITimedRequests> {
+    const s = current();
+    const ms: number[] = [];
+    const statuses: number[] = [];
+    let bodyStart = '';
+    const plainUrl = `${s.config.serverUrl}${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(s.config.token)}`;
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const response =
+        how === 'plain'
+          ? await fetch(plainUrl, { cache: 'no-store', credentials: 'include' })
+          : await ServerConnection.makeRequest(`${s.settings.baseUrl}${path}`, {}, s.settings);
+      const body = await response.text();
+      ms.push(performance.now() - t0);
+      statuses.push(response.status);
+      bodyStart = body.slice(0, 80);
+    }
+    return { status: statuses[statuses.length - 1] ?? 0, statuses, bodyStart, ms };
   }
 };
 
