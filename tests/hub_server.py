@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +185,13 @@ class Hub:
         body = {"user_options": {"args": list(args)}}
         reply = self.api("POST", f"users/{name}/server", body)
         self.expect(reply, [201, 202], f"starting the server of {name}")
-        self._wait_server(name, timeout, lambda s: bool(s and s.get("ready")), "ready")
+
+        def ready(server: dict[str, Any] | None) -> bool:
+            if server is None:  # the Hub gave up on the spawn
+                raise self.fail(f"the server of {name} failed to start")
+            return bool(server.get("ready"))
+
+        self._wait_server(name, timeout, ready, "ready")
 
     def stop_server(self, name: str, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the user's server and wait until the Hub reports it gone."""
@@ -195,7 +201,14 @@ class Hub:
         self.expect(reply, [202, 204], f"stopping the server of {name}")
         self._wait_server(name, timeout, lambda s: s is None, "stopped")
 
-    def _wait_server(self, name: str, timeout: float, done: Any, state: str) -> None:
+    def _wait_server(
+        self,
+        name: str,
+        timeout: float,
+        done: Callable[[dict[str, Any] | None], bool],
+        state: str,
+    ) -> None:
+        """Poll the user's server model until ``done`` says yes; fail after ``timeout``."""
         deadline = time.monotonic() + timeout
         delay = 0.05
         while time.monotonic() < deadline:
