@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# hub_fixtures: a real JupyterHub (tests/hub, tests/browser); needs it only when used
+pytest_plugins = ["pytest_jupyter.jupyter_server", "hub_fixtures"]
 
 TOKEN = "s3cret-t0ken"
 
