@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -9,7 +10,7 @@ from tornado.ioloop import IOLoop
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
-from .doctor.server_info import paste_url
+from .doctor.server_info import hub_paste_urls, paste_url
 from .protocol.origins import (
     COLAB_ORIGINS,
     OriginConfigError,
@@ -267,13 +268,30 @@ class ColabBridge(ExtensionApp):
         server = self.serverapp
         if server is None or server.sock:
             return
-        lines = [
-            f"Colab local runtime bridge (jupyter_colab_bridge {__version__}) is ready.",
-            "In Colab, choose Connect > 'Connect to a local runtime' and paste:",
-            f"    {self.backend_url()}",
-        ]
-        if server.identity_provider.token and not server.identity_provider.token_generated:
-            lines.append("    (replace ... with the token you configured)")
+        hub = hub_paste_urls(os.environ)
+        if hub is not None:
+            server_url, token_page = hub
+            lines = [
+                f"Colab local runtime bridge (jupyter_colab_bridge {__version__}) is ready "
+                "on this JupyterHub server.",
+                "In Colab, choose Connect > 'Connect to a local runtime' and paste:",
+                f"    {server_url}?token=<token>",
+                f"    with a token of yours from the Hub's token page: {token_page}",
+            ]
+        else:
+            lines = [
+                f"Colab local runtime bridge (jupyter_colab_bridge {__version__}) is ready.",
+                "In Colab, choose Connect > 'Connect to a local runtime' and paste:",
+                f"    {self.backend_url()}",
+            ]
+            identity = server.identity_provider
+            if identity.token and not identity.token_generated:
+                lines.append("    (replace ... with the token you configured)")
+            elif not identity.token:
+                lines.append(
+                    "    This server has no token, and Colab needs one: restart it with "
+                    "--IdentityProvider.token=<a long random string> and paste ?token=<it>"
+                )
         lines.append(f"Allowed page origins: {', '.join(self.origin_policy.describe())}")
         lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
         self.log.info("\n".join(lines))

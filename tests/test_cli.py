@@ -282,6 +282,10 @@ def test_doctor_passes_on_a_healthy_server_kernel_included(
     assert "[FAIL]" not in out
     assert "[PASS] Kernel runs 1+1 through proxied_ws: kernel python3: 1+1 = 2 over" in out
     assert "v1.kernel.websocket.jupyter.org" in out  # negotiated through proxied_ws
+    # one line with what Colab's resource monitor will show
+    assert "[PASS] Resource monitor (api/colab/resources): RAM " in out
+    assert "GiB free of" in out and ("GPUs: " in out or "no GPU" in out)
+    assert "[PASS] Colab's origins allowed: https://colab.research.google.com and " in out
     assert "All checks passed." in out
     assert good.info["token"] not in out  # shareable: the token is shortened
     # the kernel the doctor started was deleted again
@@ -305,7 +309,7 @@ def test_doctor_without_url_checks_the_running_server(
     assert report["ok"] is True
     statuses = {k: c["status"] for k, c in report["by_id"].items()}
     assert statuses["kernel"] == SKIP
-    for check_id in ("install", "server", "endpoints", "handshake", "origin"):
+    for check_id in ("install", "server", "endpoints", "handshake", "resources", "origin"):
         assert statuses[check_id] == PASS, report["by_id"][check_id]
     assert statuses["forwarding"] in (PASS, WARN)
     assert report["url"].startswith(f"http://localhost:{good.port}/jb/?token=")
@@ -377,7 +381,11 @@ def test_doctor_origin_not_allowed(
     assert "token is accepted" in handshake["cause"]
     origin = report["by_id"]["origin"]
     assert origin["status"] == FAIL
-    assert f"--ColabBridge.allowed_origins={COLAB_ORIGIN}" in origin["fix"]
+    assert (
+        f"c.ColabBridge.allowed_origins = ['{COLAB_ORIGIN}', 'https://colab.google.com']"
+        in (origin["fix"])
+    )
+    assert "https://colab.google.com" in origin["summary"]
     if IS_LINUX:
         assert OTHER_ORIGIN in origin["cause"]
     assert "refused a WebSocket from origin" in servers["origin"].log.read_text()

@@ -13,32 +13,38 @@ from __future__ import annotations
 import asyncio
 
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
-from ..protocol.origins import COLAB_ORIGIN
+from ..protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
 from ..protocol.paths import BRIDGE_PREFIX
 from .colab_client import (
     DIAGNOSE_PATH,
+    ApiAnswer,
     BridgeSession,
     ClientError,
     ConnectError,
     Target,
     api_version,
     diagnose,
+    hub_token_owner,
     probe,
 )
 from .diagnoses import (
     FAIL,
     PASS,
     SKIP,
+    WARN,
     CheckResult,
     DoctorReport,
     browser_notes,
     check_install,
     explain_not_loaded,
     explain_refused_handshake,
+    explain_refused_hub_token,
     find_local_server,
     forwarding_check,
+    hub_server_not_running,
     not_jupyter_api,
     origin_result,
+    resources_result,
     server_answers,
     server_down,
     skipped,
@@ -54,23 +60,26 @@ from .server_info import (
     server_python,
 )
 
-_BRIDGE_CHECKS = ("endpoints", "handshake", "kernel", "origin")
+_BRIDGE_CHECKS = ("endpoints", "handshake", "kernel", "resources", "origin")
 
 
 async def check_server(
     target: Target, servers: list[RunningServer], local: RunningServer | None, note: str = ""
-) -> tuple[CheckResult, str | None]:
-    """Jupyter's REST API answers under the URL's base_url; also its version."""
+) -> tuple[CheckResult, ApiAnswer | None]:
+    """Jupyter's REST API answers under the URL's base_url; also what it answered."""
     try:
-        status, version = await api_version(target)
+        answer = await api_version(target)
     except ConnectError as e:
         if e.refused:
             return server_down(target, servers), None
         fix = "check the host and port in the URL, and that the server runs"
         return CheckResult("server", FAIL, f"no answer from {target.netloc}", str(e), fix), None
-    if status != 200 or version is None:
-        return not_jupyter_api(target, status, local), None
-    return server_answers(target, version, note), version
+    stopped = hub_server_not_running(target, answer)
+    if stopped is not None:
+        return stopped, answer
+    if answer.status != 200 or answer.version is None:
+        return not_jupyter_api(target, answer.status, local), answer
+    return server_answers(target, answer.version, note), answer
 
 
 async def check_endpoints(
@@ -110,10 +119,22 @@ async def check_endpoints(
     return CheckResult("endpoints", PASS, summary), status
 
 
+async def _ask_hub(target: Target) -> tuple[int | None, str | None]:
+    """Whose token the URL carries, as the Hub says; (None, None) if it cannot be asked."""
+    try:
+        return await hub_token_owner(target)
+    except ConnectError:
+        return None, None
+
+
 async def check_handshake(
-    target: Target, local: RunningServer | None
+    target: Target, local: RunningServer | None, hub: bool = False
 ) -> tuple[CheckResult, BridgeSession | None]:
-    """Open the bridge as Colab does and GET api/kernelspecs through it."""
+    """Open the bridge as Colab does and GET api/kernelspecs through it.
+
+    ``hub``: a JupyterHub answered for the server (the token is then a Hub
+    API token, and a refusal is explained by asking the Hub about it).
+    """
     try:
         session = await BridgeSession.open(target)
     except ConnectError as e:
@@ -123,7 +144,10 @@ async def check_handshake(
             alone = await probe(target, BRIDGE_PREFIX, origin=None, query=target.colab_query())
         except ConnectError:
             alone = 0
-        cause, fix = explain_refused_handshake(target, local, alone == 101)
+        if hub and target.hub_user is not None and alone != 101:
+            cause, fix = explain_refused_hub_token(target, *await _ask_hub(target))
+        else:
+            cause, fix = explain_refused_handshake(target, local, alone == 101)
         return CheckResult("handshake", FAIL, "the handshake got 403", cause, fix), None
     failure = None
     try:
@@ -163,6 +187,15 @@ async def check_handshake(
         f"{', '.join(names)} (default {specs.get('default')})"
     )
     return CheckResult("handshake", PASS, summary), session
+
+
+async def check_resources(session: BridgeSession) -> CheckResult:
+    """What Colab's resource monitor will show: ``api/colab/resources`` through the bridge."""
+    try:
+        reply = await session.request("GET", "api/colab/resources")
+    except (ClientError, asyncio.TimeoutError) as e:
+        return CheckResult("resources", WARN, f"api/colab/resources did not answer: {e}")
+    return resources_result(reply.status, reply.body)
 
 
 async def check_kernel(session: BridgeSession, timeout: float) -> CheckResult:
@@ -223,11 +256,11 @@ async def run_doctor(url: str | None, kernel: bool = True, timeout: float = 60.0
         report.checks.append(problem)
         report.checks.extend(skipped((*_BRIDGE_CHECKS, "forwarding"), "no server"))
     else:
-        server, version = await check_server(target, servers, local, note)
+        server, answer = await check_server(target, servers, local, note)
         report.checks.append(server)
         if server.status == PASS:
             report.checks.extend(
-                await _bridge_checks(target, config, local, version, kernel, timeout)
+                await _bridge_checks(target, config, local, answer, kernel, timeout)
             )
             report.checks.append(forwarding_check(target, local, in_container()))
         else:
@@ -240,22 +273,32 @@ async def _bridge_checks(
     target: Target,
     config: BridgeConfig,
     local: RunningServer | None,
-    version: str | None,
+    answer: ApiAnswer | None,
     kernel: bool,
     timeout: float,
 ) -> list[CheckResult]:
+    version = answer.version if answer else None
     endpoints, seen = await check_endpoints(target, config, local, version)
     if endpoints.status == FAIL:
         return [endpoints, *skipped(_BRIDGE_CHECKS[1:], "the bridge is not there")]
-    handshake, session = await check_handshake(target, local)
+    hub = answer is not None and answer.hub_version is not None
+    handshake, session = await check_handshake(target, local, hub)
     results = [endpoints, handshake]
     if session is None:
-        results.extend(skipped(("kernel",), "the handshake failed"))
-    elif not kernel:
-        results.append(CheckResult("kernel", SKIP, "skipped (--no-kernel)"))
+        results.extend(skipped(("kernel", "resources"), "the handshake failed"))
     else:
-        results.append(await check_kernel(session, timeout))
-    if session is not None:
+        if not kernel:
+            results.append(CheckResult("kernel", SKIP, "skipped (--no-kernel)"))
+        else:
+            results.append(await check_kernel(session, timeout))
+        results.append(await check_resources(session))
         session.close()
-    results.append(origin_result(seen, config))
+    statuses = {COLAB_ORIGIN: seen}
+    for origin in COLAB_ORIGINS:
+        if origin != COLAB_ORIGIN:
+            try:
+                statuses[origin] = await probe(target, DIAGNOSE_PATH, origin=origin)
+            except ConnectError:
+                statuses[origin] = 0
+    results.append(origin_result(statuses, config))
     return results

@@ -12,11 +12,12 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM, PROTOCOL_VERSION
@@ -98,17 +99,45 @@ class Target:
         """The query string Colab's page puts on every bridge socket."""
         return {MIN_VERSION_PARAM: PROTOCOL_VERSION, AUTH_URL_PARAM: self.url}
 
+    @property
+    def hub_user(self) -> tuple[str, str] | None:
+        """For a Hub user's server (``.../user/<name>/``): the Hub's base path and the name."""
+        match = _HUB_USER_PATH.match(self.base_url)
+        if match is None:
+            return None
+        return match.group(1), match.group(2)
 
-async def api_version(target: Target, timeout: float = 10.0) -> tuple[int, str | None]:
-    """``GET {base_url}api``: (HTTP status, the server's version if it is Jupyter's).
+    def hub_url(self, path: str) -> str:
+        """A URL of the Hub this user's server belongs to (``hub/`` + path)."""
+        prefix = self.hub_user[0] if self.hub_user else "/"
+        return f"{self.scheme}://{self.netloc}{prefix}hub/{path}"
 
-    Raises :class:`ConnectError` when nothing answers.
-    """
+
+#: A JupyterHub single-user server's path: ``<hub base>user/<name>/[<server name>/]``.
+_HUB_USER_PATH = re.compile(r"^(/(?:.*/)?)user/([^/]+)/")
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """What ``GET {base_url}api`` answered: status, version, and signs of a JupyterHub."""
+
+    status: int
+    version: str | None
+    hub_version: str | None  # X-JupyterHub-Version: a Hub, or a Hub's user server, answered
+    location: str | None  # where a redirect points
+
+
+async def _get(
+    target: Target, url: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+) -> HTTPResponse:
+    """One GET, redirects not followed, errors returned; ConnectError if nothing answers."""
     client = AsyncHTTPClient(force_instance=True)
     try:
         response = await client.fetch(
-            target.http_url("api"),
+            url,
+            headers=headers,
             raise_error=False,
+            follow_redirects=False,
             connect_timeout=timeout,
             request_timeout=timeout,
             validate_cert=False,
@@ -119,11 +148,43 @@ async def api_version(target: Target, timeout: float = 10.0) -> tuple[int, str |
         client.close()
     if response.code == 599:
         raise ConnectError(f"no answer from {target.netloc}: {response.error}")
+    return response
+
+
+async def api_version(target: Target, timeout: float = 10.0) -> ApiAnswer:
+    """``GET {base_url}api``: the status, the server's version if it is Jupyter's, and more.
+
+    Raises :class:`ConnectError` when nothing answers.
+    """
+    response = await _get(target, target.http_url("api"), timeout=timeout)
     try:
         version = json.loads(response.body).get("version")
     except (ValueError, AttributeError):
         version = None
-    return response.code, version if isinstance(version, str) else None
+    return ApiAnswer(
+        response.code,
+        version if isinstance(version, str) else None,
+        response.headers.get("X-JupyterHub-Version"),
+        response.headers.get("Location"),
+    )
+
+
+async def hub_token_owner(target: Target, timeout: float = 10.0) -> tuple[int, str | None]:
+    """Ask the Hub whose API token the URL carries: (status, user name or None).
+
+    ``GET {hub}/hub/api/user`` with the token: 200 and the owner's name for a
+    valid token, 403 for one the Hub does not know.
+    """
+    headers = {"Authorization": f"token {target.token}"} if target.token else {}
+    response = await _get(target, target.hub_url("api/user"), headers, timeout)
+    name = None
+    if response.code == 200:
+        try:
+            found = json.loads(response.body).get("name")
+        except (ValueError, AttributeError):
+            found = None
+        name = found if isinstance(found, str) else None
+    return response.code, name
 
 
 def _unreachable(target: Target, error: OSError) -> ConnectError:

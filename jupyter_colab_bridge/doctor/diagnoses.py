@@ -6,13 +6,14 @@ functions explain, so every diagnosis is tested without a server too.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import __version__
 from ..protocol.origins import COLAB_ORIGIN
-from .colab_client import Target
+from .colab_client import ApiAnswer, Target
 from .server_info import BridgeConfig, RunningServer
 
 PASS, FAIL, WARN, SKIP, INFO = "pass", "fail", "warn", "skip", "info"
@@ -27,7 +28,8 @@ TITLES = {
     "endpoints": "Bridge endpoints",
     "handshake": "Colab handshake and GET api/kernelspecs",
     "kernel": "Kernel runs 1+1 through proxied_ws",
-    "origin": "Colab's origin allowed",
+    "resources": "Resource monitor (api/colab/resources)",
+    "origin": "Colab's origins allowed",
     "forwarding": "Host and port seen by the browser",
     "browser": "Browser notes",
 }
@@ -161,6 +163,31 @@ def not_jupyter_api(target: Target, status: int, local: RunningServer | None) ->
     )
 
 
+def hub_server_not_running(target: Target, answer: ApiAnswer) -> CheckResult | None:
+    """JupyterHub answered for the user's server instead of the server: it does not run.
+
+    The Hub's proxy sends a request for a server that is not running to the
+    Hub, which redirects it to ``/hub/user/<name>/...`` (or answers 503 while
+    the server starts or stops). None when this is not that case.
+    """
+    if answer.hub_version is None or target.hub_user is None:
+        return None
+    redirected = answer.status in (301, 302, 303, 307, 308) and "/hub/" in (answer.location or "")
+    if not (redirected or answer.status in (424, 503)):
+        return None
+    name = target.hub_user[1]
+    seen = f"redirected to {answer.location}" if redirected else f"answered {answer.status}"
+    return CheckResult(
+        "server",
+        FAIL,
+        f"{name}'s server on this JupyterHub is not running",
+        f"JupyterHub {answer.hub_version} {seen} for {target.http_url('api')}: the Hub answers "
+        "for a user's server that is stopped (or still starting), and Colab cannot use it",
+        f"start it on the Hub's home page, {target.hub_url('home')} (Start My Server), wait "
+        "until it runs, then connect again with the same URL",
+    )
+
+
 def server_answers(target: Target, version: str, note: str = "") -> CheckResult:
     summary = f"Jupyter server {version} answers at {target.netloc}{target.base_url}"
     if not version.startswith("2."):
@@ -197,6 +224,44 @@ def explain_not_loaded(
 
 
 # -- 4. the handshake ---------------------------------------------------------
+def explain_refused_hub_token(
+    target: Target, hub_status: int | None, token_owner: str | None
+) -> tuple[str, str]:
+    """Cause and fix for a 403 from a JupyterHub user's server.
+
+    ``hub_status`` and ``token_owner`` are what the Hub's ``api/user`` said of
+    the token (None when it could not be asked).
+    """
+    assert target.hub_user is not None
+    name = target.hub_user[1]
+    fix = (
+        f"log in to the Hub as {name}, create a token on {target.hub_url('token')} and "
+        f"paste {target.scheme}://{target.netloc}{target.base_url}?token=<that token>"
+    )
+    if not target.token:
+        return "the URL carries no token (?token=...); Colab needs one of the Hub's tokens", fix
+    if hub_status == 403:
+        return (
+            "the Hub does not know this token (mistyped, expired or revoked); on a Hub the "
+            "token is a Hub API token of the server's owner, not a server's own token",
+            fix,
+        )
+    if token_owner is not None and token_owner != name:
+        return (
+            f"the token is {token_owner}'s, but this is {name}'s server: the Hub lets only "
+            "the server's owner (and admins with access) in",
+            fix,
+        )
+    if token_owner == name:
+        return (
+            f"the Hub knows the token as {name}'s, yet {name}'s server refused it: the token "
+            "lacks the scope to use the server (access:servers), e.g. it was made with "
+            "limited scopes",
+            f"create a token with the default scopes on {target.hub_url('token')}",
+        )
+    return "the Hub's user server refused the token in the URL (HTTP 403)", fix
+
+
 def explain_refused_handshake(
     target: Target, local: RunningServer | None, token_alone_opens: bool
 ) -> tuple[str, str]:
@@ -244,21 +309,71 @@ def explain_refused_handshake(
 
 
 # -- 6. origin ----------------------------------------------------------------
-def origin_result(status: int, config: BridgeConfig) -> CheckResult:
-    """Colab's origin, judged by the diagnose socket's answer (101 or 403) to it."""
+def origin_result(statuses: dict[str, int], config: BridgeConfig) -> CheckResult:
+    """Colab's origins, judged by the diagnose socket's answer (101 or 403) to each."""
     listed = ", ".join(config.allowed_origins + [f"re:{p}" for p in config.allowed_origin_patterns])
-    if status == 101:
-        return CheckResult("origin", PASS, f"{COLAB_ORIGIN} is accepted (configured: {listed})")
+    refused = [origin for origin, status in statuses.items() if status != 101]
+    if not refused:
+        accepted = " and ".join(statuses)
+        return CheckResult("origin", PASS, f"{accepted} are accepted (configured: {listed})")
+    answers = ", ".join(f"{statuses[o]} to {o}" for o in refused)
     cause = (
-        f"the server answers {status} to {COLAB_ORIGIN} (its log says 'refused a WebSocket "
-        f"from origin'); the settings read here allow: {listed or 'nothing'}"
+        f"the server answers {answers} (its log says 'refused a WebSocket from origin'); "
+        f"the settings read here allow: {listed or 'nothing'}"
     )
+    both = ", ".join(f"'{o}'" for o in statuses)
     fix = (
-        f"keep {COLAB_ORIGIN} in the allowlist and restart the server: "
-        f"`jupyter server --ColabBridge.allowed_origins={COLAB_ORIGIN}`, or in "
-        f"jupyter_server_config.py: c.ColabBridge.allowed_origins = ['{COLAB_ORIGIN}']"
+        "keep Colab's origins in the allowlist (they are its default) and restart the server: "
+        "remove the ColabBridge.allowed_origins setting, or in jupyter_server_config.py: "
+        f"c.ColabBridge.allowed_origins = [{both}]"
     )
-    return CheckResult("origin", FAIL, f"{COLAB_ORIGIN} is refused", cause, fix)
+    summary = f"{' and '.join(refused)} {'is' if len(refused) == 1 else 'are'} refused"
+    status = FAIL if COLAB_ORIGIN in refused else WARN
+    return CheckResult("origin", status, summary, cause, fix)
+
+
+# -- 6b. the resource monitor ---------------------------------------------------
+def _gib(n: Any) -> str:
+    return f"{float(n) / 2**30:.1f} GiB"
+
+
+def resources_result(status: int, body: bytes) -> CheckResult:
+    """What Colab's resource monitor will show, from ``api/colab/resources``' reply."""
+    if status == 404:
+        return CheckResult(
+            "resources",
+            WARN,
+            "api/colab/resources answers 404: Colab shows no RAM, disk or GPU figures",
+            "the runtime API is off (ColabBridge.runtime_api = False) or the bridge is older",
+            "remove c.ColabBridge.runtime_api = False, or upgrade jupyter_colab_bridge",
+        )
+    prefix = b")]}'\n"
+    try:
+        if status != 200 or not body.startswith(prefix):
+            raise ValueError(f"HTTP {status}")
+        figures = json.loads(body[len(prefix) :])
+        memory = figures["memory"]
+        ram = f"RAM {_gib(memory['freeBytes'])} free of {_gib(memory['totalBytes'])}"
+        disks = figures["disks"]
+        if disks:
+            fs = disks[0]["filesystem"]
+            free = int(fs["totalBytes"]) - int(fs["usedBytes"])
+            disk = f"disk {_gib(free)} free of {_gib(fs['totalBytes'])}"
+        else:
+            disk = "no disk figures"
+        gpus = [
+            f"{g['name']} ({_gib(g['memoryUsedBytes'])} of {_gib(g['memoryTotalBytes'])} used)"
+            for g in figures["gpus"]
+        ]
+    except (ValueError, KeyError, TypeError) as e:
+        return CheckResult(
+            "resources",
+            WARN,
+            f"api/colab/resources gave no usable figures ({e})",
+            "see the server's log",
+        )
+    gpu_text = "GPUs: " + "; ".join(gpus) if gpus else "no GPU (NVIDIA GPUs need the [gpu] extra)"
+    return CheckResult("resources", PASS, f"{ram}; {disk}; {gpu_text}")
 
 
 # -- 7. host and port ---------------------------------------------------------

@@ -15,9 +15,10 @@ import glob
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from jupyter_server.extension.config import ExtensionConfigManager
 from jupyter_server.serverapp import ServerApp, list_running_servers
@@ -63,6 +64,24 @@ def paste_url(secure: bool, ip: str | None, port: Any, base_url: str | None, tok
     if token:
         url += "?token=" + quote(token, safe="")
     return url
+
+
+def hub_paste_urls(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """On a JupyterHub user's server: the URL to paste (before ``?token=``) and the token page.
+
+    Read from the environment JupyterHub's spawner gives the server
+    (``JUPYTERHUB_SERVICE_PREFIX``, and the public URLs when the Hub knows
+    them); the Hub's host stands as ``https://<your hub>`` otherwise. None
+    when this server is not a Hub's.
+    """
+    prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not prefix or not env.get("JUPYTERHUB_API_TOKEN"):
+        return None
+    server_url = env.get("JUPYTERHUB_PUBLIC_URL") or f"https://<your hub>{prefix}"
+    hub_url = env.get("JUPYTERHUB_PUBLIC_HUB_URL") or (
+        f"https://<your hub>{env.get('JUPYTERHUB_BASE_URL') or '/'}hub/"
+    )
+    return server_url, urljoin(hub_url if hub_url.endswith("/") else hub_url + "/", "token")
 
 
 def backend_url_from_info(info: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ carries the headers Chromium sends on Colab's page: ``Origin`` and
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -31,6 +32,9 @@ from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, conne
 from hub_fixtures import HubUser
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection
+
+from jupyter_colab_bridge.doctor.checks import run_doctor
+from jupyter_colab_bridge.doctor.diagnoses import FAIL, PASS, SKIP, CheckResult
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(300)]
 
@@ -474,3 +478,54 @@ async def test_server_not_running(carol: HubUser) -> None:
     without_token = await fetch(hub_url)
     assert without_token.code == 302
     assert without_token.headers["Location"].startswith("/hub/login?next=")
+
+
+# -- the doctor on a Hub user's server ------------------------------------------------
+def doctor_checks(url: str) -> dict[str, CheckResult]:
+    """Run ``jupyter colab-bridge doctor <url> --no-kernel``'s checks; by check id."""
+    report = asyncio.run(run_doctor(url, kernel=False))
+    return {check.id: check for check in report.checks}
+
+
+async def test_doctor_on_a_running_hub_server(alice: HubUser) -> None:
+    checks = await asyncio.get_running_loop().run_in_executor(None, doctor_checks, alice.paste_url)
+    for check_id in ("server", "endpoints", "handshake", "resources", "origin"):
+        assert checks[check_id].status == PASS, checks[check_id]
+    assert "RAM " in checks["resources"].summary
+
+
+@pytest.mark.parametrize("who", ["wrong", "bob", "none"])
+async def test_doctor_explains_a_token_the_hub_refuses(
+    alice: HubUser, bob: HubUser, who: str
+) -> None:
+    token = {"wrong": "not-a-hub-token", "bob": bob.token, "none": ""}[who]
+    url = f"{alice.url}?token={token}" if token else alice.url
+    checks = await asyncio.get_running_loop().run_in_executor(None, doctor_checks, url)
+    handshake = checks["handshake"]
+    assert handshake.status == FAIL
+    expected = {
+        "wrong": "the Hub does not know this token",
+        "bob": "the token is bob's, but this is alice's server",
+        "none": "the URL carries no token",
+    }[who]
+    assert expected in handshake.cause, handshake
+    assert f"{alice.hub.url}/hub/token" in handshake.fix
+
+
+async def test_doctor_on_a_stopped_hub_server(carol: HubUser) -> None:
+    checks = await asyncio.get_running_loop().run_in_executor(None, doctor_checks, carol.paste_url)
+    server = checks["server"]
+    assert server.status == FAIL
+    assert "carol's server on this JupyterHub is not running" in server.summary
+    assert "/hub/home" in server.fix
+    assert checks["handshake"].status == SKIP
+
+
+async def test_banner_tells_a_hub_user_what_to_paste(alice: HubUser) -> None:
+    """Not the server's internal address: the Hub's URL of the server, and the token page."""
+    log = (alice.hub.server_logs / "alice.log").read_text()
+    assert "is ready on this JupyterHub server" in log
+    assert "/user/alice/?token=<token>" in log
+    assert "hub/token" in log
+    pasted = log.split("and paste:\n", 1)[1].splitlines()[0].strip()
+    assert pasted.endswith("/user/alice/?token=<token>") and "127.0.0.1" not in pasted, pasted
