@@ -231,7 +231,10 @@ def test_non_reading_diagnose_client_cannot_grow_the_server(diagnose_server: Any
     time.sleep(1.0)
     growth = rss(server.proc.pid) - before
     raw.close()
-    print(f"\n[diagnose 6 x 8 MiB, never read] frames sent {sent}, RSS +{growth / 2**20:.1f} MiB")
+    print(
+        f"\n[diagnose 6 x 8 MiB, never read] {sent} of 6 frames taken before the server "
+        f"closed the socket (1009); RSS +{growth / 2**20:.1f} MiB"
+    )
     assert growth < 8 * 2**20, f"the server grew {growth / 2**20:.1f} MiB"
 
 
@@ -256,8 +259,8 @@ def test_non_reading_diagnose_client_is_closed(diagnose_server: Any) -> None:
     growth = rss(server.proc.pid) - before
     raw.close()
     print(
-        f"\n[diagnose small frames, never read] closed after {sent} frames, "
-        f"RSS +{growth / 2**20:.1f} MiB"
+        f"\n[diagnose small frames, never read] {sent} frames sent, then the server had "
+        f"closed the socket; RSS +{growth / 2**20:.1f} MiB"
     )
     assert closed, f"{sent} frames sent and the socket is still open"
     assert growth < 16 * 2**20, f"the server grew {growth / 2**20:.1f} MiB"
