@@ -242,3 +242,23 @@ class KernelChannel:
             elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 idle = True
         return "".join(stdout), reply, messages
+
+
+async def login_cookies(fetch: Any, password: str) -> str:
+    """Log in through the server's own login form, as a person would: the cookies.
+
+    ``fetch`` is the ``fetch`` fixture; ``password`` the server's password or
+    token. Returns the login cookie and the ``_xsrf`` cookie, ready to send.
+    """
+    xsrf = uuid.uuid4().hex
+    response = await fetch(
+        "login",
+        "POST",
+        {"Cookie": f"_xsrf={xsrf}", "Content-Type": "application/x-www-form-urlencoded"},
+        urlencode({"password": password, "_xsrf": xsrf}),
+    )
+    assert response.code == 302, response.code
+    cookies = [c.split(";", 1)[0] for c in response.headers.get_list("Set-Cookie")]
+    login = [c for c in cookies if c.startswith("username-")]
+    assert login, cookies
+    return "; ".join([*login, f"_xsrf={xsrf}"])

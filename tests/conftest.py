@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
 # hub_fixtures: a real JupyterHub (tests/hub, tests/browser); needs it only when used
 pytest_plugins = ["pytest_jupyter.jupyter_server", "hub_fixtures"]
@@ -46,6 +47,36 @@ def url(
         return ws_url(jp_http_port, jp_base_url, endpoint, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
+    """A raw HTTP request to the running server, as a page or a script sends it.
+
+    No credentials unless given, redirects not followed, error statuses
+    returned; ``path`` is relative to ``base_url`` (or to ``base``, if given).
+    """
+
+    async def _fetch(
+        path: str,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        base: str | None = None,
+    ) -> HTTPResponse:
+        url = f"http://127.0.0.1:{jp_http_port}{jp_base_url if base is None else base}{path}"
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers or {},
+            body=body,
+            follow_redirects=False,
+            allow_nonstandard_methods=True,
+            request_timeout=60,
+        )
+        return await AsyncHTTPClient().fetch(request, raise_error=False)
+
+    return _fetch
 
 
 @pytest.fixture

@@ -108,3 +108,37 @@ class FakeNvml(types.ModuleType):
         if not gpu.utilization_supported:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return types.SimpleNamespace(gpu=gpu.gpu_percent, memory=gpu.memory_percent)
+
+
+GiB = 2**30
+
+
+def two_gpus() -> list[FakeGpu]:
+    """An idle H100 and an A100 in use, in NVML's index order."""
+    return [
+        FakeGpu("NVIDIA H100 80GB HBM3", 80 * GiB, used=0, gpu_percent=0, memory_percent=0),
+        FakeGpu(
+            "NVIDIA A100-SXM4-40GB", 40 * GiB, used=10 * GiB, gpu_percent=87, memory_percent=45
+        ),
+    ]
+
+
+#: What api/colab/resources reports for :func:`two_gpus` on a first read.
+TWO_GPUS_FIGURES = [
+    {
+        "name": "NVIDIA H100 80GB HBM3",
+        "memoryUsedBytes": 0,
+        "memoryTotalBytes": 80 * GiB,
+        "gpuUtilization": 0.0,
+        "memoryUtilization": 0.0,
+        "everUsed": False,
+    },
+    {
+        "name": "NVIDIA A100-SXM4-40GB",
+        "memoryUsedBytes": 10 * GiB,
+        "memoryTotalBytes": 40 * GiB,
+        "gpuUtilization": 0.87,
+        "memoryUtilization": 0.45,
+        "everUsed": True,
+    },
+]

@@ -215,3 +215,40 @@ def _spawn(
             cwd=str(cwd),
         )
     return proc, log
+
+
+def start_or_exit(tmp_path: Path, *args: str) -> tuple[int | None, str]:
+    """Start ``jupyter server`` with ``args`` until it serves or exits.
+
+    Returns its exit code (None: it started, and was stopped again) and its log.
+    """
+    env = dict(
+        os.environ,
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--allow-root",
+        "--port=0",
+        "--IdentityProvider.token=x",
+        f"--ServerApp.root_dir={tmp_path}",
+        *args,
+    ]
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        code: int | None = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None or "Colab local runtime bridge" in log.read_text():
+                break
+            time.sleep(0.1)
+        if code is None:  # it started: stop it
+            proc.terminate()
+            proc.wait(timeout=30)
+    return code, log.read_text()

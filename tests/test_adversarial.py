@@ -16,8 +16,6 @@ import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -26,6 +24,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
 from cases import BAD_REQUEST_PATHS
+from servers import start_or_exit
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
@@ -320,40 +319,6 @@ async def test_no_origin_needs_credentials(srv: Any, sockets: list[Any], endpoin
         assert (await wait_closed(ws))[0] == 404
 
 
-def _run_server(tmp_path: Any, *args: str) -> tuple[int | None, str]:
-    """Start ``jupyter server`` with ``args``; its exit code (None: still running) and log."""
-    env = dict(
-        os.environ,
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyter_server",
-        "--no-browser",
-        "--allow-root",
-        "--port=0",
-        "--IdentityProvider.token=x",
-        f"--ServerApp.root_dir={tmp_path}",
-        *args,
-    ]
-    log = tmp_path / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-        code: int | None = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            code = proc.poll()
-            if code is not None or "Colab local runtime bridge" in log.read_text():
-                break
-            time.sleep(0.1)
-        if code is None:  # it started: stop it
-            proc.terminate()
-            proc.wait(timeout=30)
-    return code, log.read_text()
-
-
 @pytest.mark.parametrize(
     ("arg", "message"),
     [
@@ -365,7 +330,7 @@ def _run_server(tmp_path: Any, *args: str) -> tuple[int | None, str]:
 )
 def test_bad_config_refuses_to_start(tmp_path: Any, arg: str, message: str) -> None:
     """jupyter_server would log a warning and serve the bridge with its defaults: we stop."""
-    code, log = _run_server(tmp_path, arg)
+    code, log = start_or_exit(tmp_path, arg)
     assert code not in (None, 0), log[-2000:]
     assert message in log
     assert "is running at" not in log
@@ -377,7 +342,7 @@ def test_bad_config_file_refuses_to_start(tmp_path: Any) -> None:
     (cfg / "jupyter_server_config.py").write_text(
         "c.ColabBridge.allowed_origins = ['https://colab.research.google.com', '*']\n"
     )
-    code, log = _run_server(tmp_path)
+    code, log = start_or_exit(tmp_path)
     assert code not in (None, 0), log[-2000:]
     assert "Colab bridge: invalid configuration: '*' is not allowed" in log
     assert "is running at" not in log
@@ -385,7 +350,7 @@ def test_bad_config_file_refuses_to_start(tmp_path: Any) -> None:
 
 def test_good_config_starts(tmp_path: Any) -> None:
     """The probe itself: a valid allowlist starts (and is stopped by the helper)."""
-    code, log = _run_server(
+    code, log = start_or_exit(
         tmp_path, "--ColabBridge.allowed_origins=https://colab.research.google.com"
     )
     assert code is None, log[-2000:]

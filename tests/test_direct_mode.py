@@ -13,11 +13,10 @@ import json
 import socket
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from bridge_client import BridgeClient, connect, ws_url
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from bridge_client import BridgeClient, connect, login_cookies, ws_url
+from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
 
 ALLOWED = "https://colab.research.google.com"
@@ -42,32 +41,6 @@ def direct_mode() -> bool:
 @pytest.fixture
 def bridge_config(direct_mode: bool) -> dict[str, Any]:
     return {"allowed_origins": [ALLOWED, ALSO_ALLOWED], "direct_mode": direct_mode}
-
-
-@pytest.fixture
-def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
-    """A raw request to the server: no token unless given, errors returned."""
-
-    async def _fetch(
-        path: str,
-        method: str = "GET",
-        headers: dict[str, str] | None = None,
-        body: str | None = None,
-        base: str | None = None,
-    ) -> HTTPResponse:
-        url = f"http://127.0.0.1:{jp_http_port}{jp_base_url if base is None else base}{path}"
-        request = HTTPRequest(
-            url,
-            method=method,
-            headers=headers or {},
-            body=body,
-            follow_redirects=False,
-            allow_nonstandard_methods=True,
-            request_timeout=30,
-        )
-        return await AsyncHTTPClient().fetch(request, raise_error=False)
-
-    return _fetch
 
 
 def cors(response: HTTPResponse) -> dict[str, str]:
@@ -349,22 +322,6 @@ async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) 
     return await websocket_connect(request)
 
 
-async def login_cookie(fetch: Any, token: str) -> str:
-    """Log in with the token as a person would; the login cookie."""
-    xsrf = uuid.uuid4().hex
-    response = await fetch(
-        "login",
-        "POST",
-        {"Cookie": f"_xsrf={xsrf}", "Content-Type": "application/x-www-form-urlencoded"},
-        urlencode({"password": token, "_xsrf": xsrf}),
-    )
-    assert response.code == 302, response.code
-    cookies = [c.split(";", 1)[0] for c in response.headers.get_list("Set-Cookie")]
-    login = [c for c in cookies if c.startswith("username-")]
-    assert login, cookies
-    return "; ".join([*login, f"_xsrf={xsrf}"])
-
-
 async def test_kernel_ws_allowed_origin_with_token(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
@@ -394,7 +351,7 @@ async def test_kernel_ws_origins(
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     path = f"api/kernels/{kernel_id}/channels?session_id=s1"
-    cookie = await login_cookie(fetch, token)
+    cookie = await login_cookies(fetch, token)
     # The login cookie is good: the server's own page may use it.
     own = f"http://127.0.0.1:{jp_http_port}"
     (await open_ws(jp_http_port, jp_base_url, path, {"Origin": own, "Cookie": cookie})).close()
@@ -436,7 +393,7 @@ async def test_kernel_ws_wrong_token_refused(
 
 async def test_cookie_mutation_still_needs_xsrf(fetch: Any, token: str) -> None:
     """Direct mode relaxes the origin check only; XSRF protection stays."""
-    cookie = await login_cookie(fetch, token)
+    cookie = await login_cookies(fetch, token)
     headers = {"Origin": ALLOWED, "Cookie": cookie.split("; _xsrf=")[0]}
     refused = await fetch(
         "api/contents/x.txt",

@@ -17,7 +17,7 @@ import pytest
 from bridge_client import BridgeClient, KernelChannel, connect, ws_url
 from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 COLAB = "https://colab.research.google.com"
@@ -59,20 +59,6 @@ def jp_server_config() -> dict[str, Any]:
             "identity_provider_class": HubLikeIdentityProvider,
         },
     }
-
-
-@pytest.fixture
-def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
-    async def _fetch(path: str, headers: dict[str, str]) -> HTTPResponse:
-        request = HTTPRequest(
-            f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}",
-            headers=headers,
-            follow_redirects=False,
-            request_timeout=30,
-        )
-        return await AsyncHTTPClient().fetch(request, raise_error=False)
-
-    return _fetch
 
 
 def bridge_url(port: int, base_url: str, token: str, endpoint: str = "http_over_websocket") -> str:
@@ -119,13 +105,13 @@ async def test_kernel_through_proxied_ws_with_the_users_token(
 @pytest.mark.parametrize("origin", [COLAB, COLAB_TOO])
 async def test_direct_query_token_from_a_colab_fetch(fetch: Any, origin: str) -> None:
     cors = {"Origin": origin, "Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "cross-site"}
-    ok = await fetch(f"api/kernelspecs?token={ALICE_TOKEN}", cors)
+    ok = await fetch(f"api/kernelspecs?token={ALICE_TOKEN}", headers=cors)
     assert ok.code == 200
     assert ok.headers["Access-Control-Allow-Origin"] == origin
     assert ok.headers["Access-Control-Allow-Credentials"] == "true"
     assert "Set-Cookie" not in ok.headers
     for token in (BOB_TOKEN, SERVER_CREDENTIAL):
-        assert (await fetch(f"api/kernelspecs?token={token}", cors)).code == 403
+        assert (await fetch(f"api/kernelspecs?token={token}", headers=cors)).code == 403
 
 
 async def test_query_token_is_not_taken_from_navigations_or_other_origins(fetch: Any) -> None:
@@ -138,7 +124,7 @@ async def test_query_token_is_not_taken_from_navigations_or_other_origins(fetch:
         {"Origin": "https://evil.example", "Sec-Fetch-Mode": "cors"},
         {"Origin": COLAB},  # no Sec-Fetch-Mode: not known to be a CORS fetch
     ):
-        response = await fetch(path, headers)
+        response = await fetch(path, headers=headers)
         assert response.code in (403, 404), (headers, response.code)
         assert "Set-Cookie" not in response.headers or not any(
             c.startswith("username-") for c in response.headers.get_list("Set-Cookie")
@@ -150,7 +136,7 @@ async def test_direct_kernel_socket_with_query_token_as_chromium_sends_it(
 ) -> None:
     """Chromium sends no Sec-Fetch-* headers on a WebSocket handshake, only Origin."""
     response = await fetch(
-        "api/kernels", {"Authorization": f"token {ALICE_TOKEN}", "Origin": COLAB}
+        "api/kernels", headers={"Authorization": f"token {ALICE_TOKEN}", "Origin": COLAB}
     )
     assert response.code == 200
     started = await AsyncHTTPClient().fetch(

@@ -24,9 +24,15 @@ from typing import Any, Callable, ClassVar
 import psutil
 import pytest
 from bridge_client import BridgeClient, KernelChannel, connect
-from fake_nvml import NVML_ERROR_DRIVER_NOT_LOADED, NVML_ERROR_GPU_IS_LOST, FakeGpu, FakeNvml
+from fake_nvml import (
+    NVML_ERROR_DRIVER_NOT_LOADED,
+    NVML_ERROR_GPU_IS_LOST,
+    TWO_GPUS_FIGURES,
+    FakeNvml,
+    two_gpus,
+)
 from jupyter_server.auth.authorizer import Authorizer
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
 ALLOWED = "https://colab.research.google.com"
 OTHER = "https://evil.example.com"
@@ -103,29 +109,11 @@ def jp_root_dir(tmp_path: Path, root_fs: str) -> Iterator[Path]:
 
 
 @pytest.fixture
-def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
-    """A raw request to the server: no credentials unless given, errors returned."""
-
-    async def _fetch(
-        path: str, headers: dict[str, str] | None = None, method: str = "GET"
-    ) -> HTTPResponse:
-        request = HTTPRequest(
-            f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}",
-            method=method,
-            headers=headers or {},
-            request_timeout=60,
-        )
-        return await AsyncHTTPClient().fetch(request, raise_error=False)
-
-    return _fetch
-
-
-@pytest.fixture
 def get(fetch: Any, token: str) -> Callable[[str], Awaitable[Any]]:
     """GET ``path`` with the token; its JSON, after checking status, type and prefix."""
 
     async def _get(path: str) -> Any:
-        response = await fetch(path, {"Authorization": f"token {token}"})
+        response = await fetch(path, headers={"Authorization": f"token {token}"})
         assert response.code == 200, response.body
         return parse(response)
 
@@ -207,7 +195,7 @@ async def test_disk_is_root_dirs(get: Any, jp_root_dir: Path, root_fs: str) -> N
 async def test_credentials_required(fetch: Any, path: str) -> None:
     assert (await fetch(path)).code == 403
     assert (await fetch(f"{path}?token=wrong")).code == 403
-    assert (await fetch(path, {"Authorization": "token wrong"})).code == 403
+    assert (await fetch(path, headers={"Authorization": "token wrong"})).code == 403
 
 
 @pytest.mark.parametrize("authorizer_class", [DenyColab])
@@ -216,26 +204,26 @@ async def test_the_servers_authorizer_decides(
 ) -> None:
     auth = {"Authorization": f"token {token}"}
     for path in PATHS:
-        assert (await fetch(path, auth)).code == 403
+        assert (await fetch(path, headers=auth)).code == 403
     assert ("read", "colab") in RecordingAuthorizer.asked
-    assert (await fetch("api/kernelspecs", auth)).code == 200
+    assert (await fetch("api/kernelspecs", headers=auth)).code == 200
 
 
 @pytest.mark.parametrize("path", PATHS)
 async def test_cors_for_colabs_page(fetch: Any, token: str, path: str) -> None:
-    response = await fetch(f"{path}?token={token}", {"Origin": ALLOWED})
+    response = await fetch(f"{path}?token={token}", headers={"Origin": ALLOWED})
     assert response.code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
     parse(response)
     preflight = await fetch(
         path,
-        {"Origin": ALLOWED, "Access-Control-Request-Method": "GET"},
+        headers={"Origin": ALLOWED, "Access-Control-Request-Method": "GET"},
         method="OPTIONS",
     )
     assert preflight.code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == ALLOWED
-    other = await fetch(f"{path}?token={token}", {"Origin": OTHER})
+    other = await fetch(f"{path}?token={token}", headers={"Origin": OTHER})
     assert "Access-Control-Allow-Credentials" not in other.headers
     assert other.headers.get("Access-Control-Allow-Origin") in (None, OTHER)
 
@@ -262,7 +250,7 @@ async def test_runtime_api_off(
     fetch: Any, token: str, bridge_app: Any, runtime_config: dict[str, Any]
 ) -> None:
     for path in PATHS:
-        response = await fetch(path, {"Authorization": f"token {token}"})
+        response = await fetch(path, headers={"Authorization": f"token {token}"})
         assert response.code == 404
         assert not response.body.startswith(PREFIX)
     assert not hasattr(bridge_app, "resource_sampler")
@@ -275,13 +263,13 @@ async def test_release_tag(get: Any, runtime_config: dict[str, Any]) -> None:
 
 async def test_polling_is_not_activity(fetch: Any, token: str, jp_serverapp: Any, get: Any) -> None:
     settings = jp_serverapp.web_app.settings
-    await fetch("api/kernelspecs", {"Authorization": f"token {token}"})
+    await fetch("api/kernelspecs", headers={"Authorization": f"token {token}"})
     before = settings["api_last_activity"]
     await asyncio.sleep(0.01)
     for path in PATHS:
         await get(path)
     assert settings["api_last_activity"] == before
-    await fetch("api/kernelspecs", {"Authorization": f"token {token}"})
+    await fetch("api/kernelspecs", headers={"Authorization": f"token {token}"})
     assert settings["api_last_activity"] > before
 
 
@@ -390,39 +378,15 @@ async def test_kernel_left_out_once_shut_down(jp_fetch: Any, get: Any) -> None:
 # -- GPUs (fake NVML) -------------------------------------------------------------------
 
 
-def fake_gpus() -> list[FakeGpu]:
-    return [
-        FakeGpu("NVIDIA H100 80GB HBM3", 80 * GiB, gpu_percent=0, memory_percent=0),
-        FakeGpu("NVIDIA A100-SXM4-40GB", 40 * GiB, 10 * GiB, gpu_percent=87, memory_percent=45),
-    ]
-
-
 @pytest.mark.parametrize("runtime_config", [{"resources_max_age": 0}])
 async def test_gpus(
     get: Any, monkeypatch: pytest.MonkeyPatch, runtime_config: dict[str, Any]
 ) -> None:
-    gpus = fake_gpus()
+    gpus = two_gpus()
     nvml = FakeNvml(gpus)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     first = (await get("api/colab/resources"))["gpus"]
-    assert first == [
-        {
-            "name": "NVIDIA H100 80GB HBM3",
-            "memoryUsedBytes": 0,
-            "memoryTotalBytes": 80 * GiB,
-            "gpuUtilization": 0.0,
-            "memoryUtilization": 0.0,
-            "everUsed": False,
-        },
-        {
-            "name": "NVIDIA A100-SXM4-40GB",
-            "memoryUsedBytes": 10 * GiB,
-            "memoryTotalBytes": 40 * GiB,
-            "gpuUtilization": 0.87,
-            "memoryUtilization": 0.45,
-            "everUsed": True,
-        },
-    ]
+    assert first == TWO_GPUS_FIGURES
     gpus[0].used, gpus[0].gpu_percent = 3 * GiB, 100
     gpus[1].error = NVML_ERROR_GPU_IS_LOST
     (only,) = (await get("api/colab/resources"))["gpus"]
@@ -443,7 +407,7 @@ async def test_gpus(
 async def test_gpus_nvml_cannot_start(
     get: Any, monkeypatch: pytest.MonkeyPatch, server_log: Any, runtime_config: dict[str, Any]
 ) -> None:
-    nvml = FakeNvml(fake_gpus(), init_error=NVML_ERROR_DRIVER_NOT_LOADED)
+    nvml = FakeNvml(two_gpus(), init_error=NVML_ERROR_DRIVER_NOT_LOADED)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     for _ in range(3):
         resources = await get("api/colab/resources")
@@ -460,10 +424,10 @@ async def test_gpus_nvml_cannot_start(
 async def assert_loop_free_while_pending(fetch: Any, token: str) -> None:
     """A resources request that takes ~2 s leaves the server answering api/status at once."""
     auth = {"Authorization": f"token {token}"}
-    pending = asyncio.ensure_future(fetch("api/colab/resources", auth))
+    pending = asyncio.ensure_future(fetch("api/colab/resources", headers=auth))
     await asyncio.sleep(0.3)  # the slow collection has started
     started = time.monotonic()
-    status = await fetch("api/status", auth)
+    status = await fetch("api/status", headers=auth)
     took = time.monotonic() - started
     assert status.code == 200
     assert took < 1.0, f"api/status took {took:.2f} s while resources were collected"
@@ -491,7 +455,7 @@ async def test_slow_disk_does_not_block_the_server(
 async def test_slow_gpu_does_not_block_the_server(
     fetch: Any, token: str, monkeypatch: pytest.MonkeyPatch, runtime_config: dict[str, Any]
 ) -> None:
-    gpus = fake_gpus()
+    gpus = two_gpus()
     gpus[1].delay = 2.0
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(gpus))
     await assert_loop_free_while_pending(fetch, token)
@@ -513,11 +477,13 @@ async def test_concurrent_requests_share_one_collection(
 
     monkeypatch.setattr(psutil, "disk_usage", slow_disk_usage)
     auth = {"Authorization": f"token {token}"}
-    responses = await asyncio.gather(*(fetch("api/colab/resources", auth) for _ in range(6)))
+    responses = await asyncio.gather(
+        *(fetch("api/colab/resources", headers=auth) for _ in range(6))
+    )
     assert [r.code for r in responses] == [200] * 6
     assert len({r.body for r in responses}) == 1
     assert bridge_app.resource_sampler.collections == 1
-    await fetch("api/colab/resources", auth)
+    await fetch("api/colab/resources", headers=auth)
     assert bridge_app.resource_sampler.collections == 2  # max_age 0: a later one reads afresh
 
 

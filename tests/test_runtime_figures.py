@@ -21,9 +21,10 @@ import pytest
 from fake_nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
-    FakeGpu,
+    TWO_GPUS_FIGURES,
     FakeNvml,
     MiB,
+    two_gpus,
 )
 from jupyter_server.gateway.gateway_client import GatewayClient
 from jupyter_server.gateway.managers import GatewayKernelManager
@@ -252,34 +253,8 @@ def test_collector_without_a_disk_still_answers(
 # -- GPUs (fake NVML) -----------------------------------------------------------------
 
 
-def two_gpus() -> list[FakeGpu]:
-    return [
-        FakeGpu("NVIDIA H100 80GB HBM3", 80 * GiB, used=0, gpu_percent=0, memory_percent=0),
-        FakeGpu(
-            "NVIDIA A100-SXM4-40GB", 40 * GiB, used=10 * GiB, gpu_percent=87, memory_percent=45
-        ),
-    ]
-
-
 def test_gpus_in_index_order_with_fractions(log: logging.Logger) -> None:
-    assert GpuReader(log, FakeNvml(two_gpus())).read() == [
-        {
-            "name": "NVIDIA H100 80GB HBM3",
-            "memoryUsedBytes": 0,
-            "memoryTotalBytes": 80 * GiB,
-            "gpuUtilization": 0.0,
-            "memoryUtilization": 0.0,
-            "everUsed": False,
-        },
-        {
-            "name": "NVIDIA A100-SXM4-40GB",
-            "memoryUsedBytes": 10 * GiB,
-            "memoryTotalBytes": 40 * GiB,
-            "gpuUtilization": 0.87,
-            "memoryUtilization": 0.45,
-            "everUsed": True,
-        },
-    ]
+    assert GpuReader(log, FakeNvml(two_gpus())).read() == TWO_GPUS_FIGURES
 
 
 def test_ever_used_stays_true(log: logging.Logger) -> None:

@@ -14,20 +14,23 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import psutil
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
-from servers import isolated_env, running
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    login_cookies,
+    ws_url,
+)
+from servers import running, start_or_exit
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from jupyter_colab_bridge.protocol.origins import OriginConfigError, compile_origin_pattern
@@ -44,46 +47,6 @@ def sockets() -> Iterator[list[WebSocketClientConnection]]:
     yield opened
     for ws in opened:
         ws.close()
-
-
-@pytest.fixture
-def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
-    """A raw HTTP request to the server, errors returned, no redirects followed."""
-
-    async def _fetch(
-        path: str,
-        method: str = "GET",
-        headers: dict[str, str] | None = None,
-        body: str | None = None,
-    ) -> HTTPResponse:
-        request = HTTPRequest(
-            f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}",
-            method=method,
-            headers=headers or {},
-            body=body,
-            follow_redirects=False,
-            allow_nonstandard_methods=True,
-            request_timeout=30,
-        )
-        return await AsyncHTTPClient().fetch(request, raise_error=False)
-
-    return _fetch
-
-
-async def login_cookies(fetch: Any, password: str) -> str:
-    """Log in through the server's own login form, as a person would: the cookies."""
-    xsrf = uuid.uuid4().hex
-    response = await fetch(
-        "login",
-        "POST",
-        {"Cookie": f"_xsrf={xsrf}", "Content-Type": "application/x-www-form-urlencoded"},
-        urlencode({"password": password, "_xsrf": xsrf}),
-    )
-    assert response.code == 302, response.code
-    cookies = [c.split(";", 1)[0] for c in response.headers.get_list("Set-Cookie")]
-    login = [c for c in cookies if c.startswith("username-")]
-    assert login, cookies
-    return "; ".join([*login, f"_xsrf={xsrf}"])
 
 
 def xsrf_of(cookies: str) -> str:
@@ -475,27 +438,8 @@ def test_specific_patterns_are_accepted(pattern: str) -> None:
 
 @pytest.mark.parametrize("pattern", ["https?://.+", "[^n].*"])
 def test_allow_all_pattern_stops_the_server(tmp_path: Path, pattern: str) -> None:
-    env = isolated_env(tmp_path)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            "--allow-root",
-            "--port=0",
-            "--IdentityProvider.token=x",
-            f"--ServerApp.root_dir={tmp_path}",
-            f"--ColabBridge.allowed_origin_patterns={pattern}",
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    log = proc.stdout + proc.stderr
-    assert proc.returncode not in (0, None), log[-2000:]
+    code, log = start_or_exit(tmp_path, f"--ColabBridge.allowed_origin_patterns={pattern}")
+    assert code not in (0, None), log[-2000:]
     assert repr(pattern) in log and "Not starting" in log, log[-2000:]
 
 

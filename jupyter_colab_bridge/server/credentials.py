@@ -58,9 +58,7 @@ async def token_user(handler: web.RequestHandler, token: str) -> Any | None:
     if original.host:
         headers["Host"] = original.host
     request = httputil.HTTPServerRequest(
-        method="GET",
-        uri=original.path,
-        version="HTTP/1.1",
+        start_line=httputil.RequestStartLine("GET", original.path, "HTTP/1.1"),
         headers=headers,
         connection=_ProbeConnection(_ProbeContext(original.remote_ip, original.protocol)),
     )

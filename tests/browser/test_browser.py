@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -95,27 +95,35 @@ async def open_page(
     playwright_api: Any,
     chromium_path: str,
     page_url: str,
-    public_port: int,
+    public_port: int | None,
     grant: bool,
     table: StepTable,
     artifacts: Callable[[str], Any],
     capsys: Any,
+    serve: Callable[[Any], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Steps]:
-    """Chromium with the page loaded; prints the table and keeps evidence of a failure."""
+    """Chromium with the page loaded; prints the table and keeps evidence of a failure.
+
+    ``public_port``: the page's local port, made to count as a public address
+    (as Colab's page is); None for a page that is public anyway. ``serve``: a
+    Playwright route handler that serves the page's origin itself (a page
+    "at" ``https://colab.research.google.com``, say), instead of a server.
+    """
     origin = page_url.rsplit("/", 1)[0]
-    overrides = f"127.0.0.1:{public_port}=public,[::1]:{public_port}=public"
+    args = list(CHROMIUM_ARGS)
+    if public_port is not None:
+        overrides = f"127.0.0.1:{public_port}=public,[::1]:{public_port}=public"
+        args.append(f"--ip-address-space-overrides={overrides}")
     console: list[str] = []
     async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium_path,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--ip-address-space-overrides={overrides}"],
-        )
+        browser = await pw.chromium.launch(executable_path=chromium_path, headless=True, args=args)
         page = None
         try:
             context = await browser.new_context()
             if grant:
                 await context.grant_permissions(["local-network-access"], origin=origin)
+            if serve is not None:
+                await context.route(f"{origin}/**", serve)
             page = await context.new_page()
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
@@ -142,6 +150,63 @@ def expect(condition: bool, detail: str) -> str:
     return detail
 
 
+async def open_session(steps: Steps, config: dict[str, str], origin: str, file_bytes: int) -> None:
+    """The steps every way in starts with.
+
+    setup, list kernel specs, start a session, ``print(6*7)``, and save a
+    binary file of ``file_bytes`` and read it back.
+    """
+    await steps.run(
+        "setup",
+        "setup",
+        config,
+        check=lambda r: expect(r == origin, f"page origin {r}"),
+    )
+    await steps.run(
+        "list kernelspecs",
+        "kernelspecs",
+        check=lambda r: expect("python3" in r["names"], f"{r['names']}"),
+    )
+    await steps.run(
+        "start session",
+        "startSession",
+        check=lambda r: expect(r["status"] == "connected", f"kernel {r['kernel'][:8]}"),
+    )
+    await steps.run(
+        "execute print(6*7)",
+        "execute",
+        "print(6*7)",
+        check=lambda r: expect(r["status"] == "ok" and r["stdout"] == "42\n", repr(r["stdout"])),
+    )
+    await steps.run(
+        f"save+read {file_bytes:,} B binary",
+        "saveAndRead",
+        file_bytes,
+        check=lambda r: expect(
+            r["identical"] and r["read"] == file_bytes and r["saved"] == file_bytes,
+            f"{r['read']:,} bytes identical",
+        ),
+    )
+
+
+async def read_404_and_shut_down(steps: Steps) -> None:
+    """The steps every way in ends with: a readable 404, then the session shut down."""
+    await steps.run(
+        "read a 404",
+        "notFound",
+        check=lambda r: expect(
+            r["status"] == 404 and "no-such-file.txt" in r["body"], f"404 {r['body'][:40]!r}"
+        ),
+    )
+    await steps.run(
+        "shut session down",
+        "shutdown",
+        check=lambda r: expect(
+            not r["sessionListed"] and not r["kernelListed"], "session and kernel gone"
+        ),
+    )
+
+
 @pytest.mark.parametrize("way", WAYS)
 async def test_both_ways(
     way: str,
@@ -163,44 +228,13 @@ async def test_both_ways(
     async with open_page(
         playwright_api, chromium_path, page_url, public_port, True, table, artifacts, capsys
     ) as steps:
-        await steps.run(
-            "setup",
-            "setup",
-            {"way": way, "serverUrl": server_url, "token": token},
-            check=lambda r: expect(r == page_origins["allowed"], f"page origin {r}"),
-        )
-        await steps.run(
-            "list kernelspecs",
-            "kernelspecs",
-            check=lambda r: expect("python3" in r["names"], f"{r['names']}"),
-        )
-        await steps.run(
-            "start session",
-            "startSession",
-            check=lambda r: expect(r["status"] == "connected", f"kernel {r['kernel'][:8]}"),
-        )
-        await steps.run(
-            "execute print(6*7)",
-            "execute",
-            "print(6*7)",
-            check=lambda r: expect(
-                r["status"] == "ok" and r["stdout"] == "42\n", repr(r["stdout"])
-            ),
-        )
+        config = {"way": way, "serverUrl": server_url, "token": token}
+        await open_session(steps, config, page_origins["allowed"], FILE_BYTES)
         await steps.run(
             "receive 2 MB output",
             "bigOutput",
             OUTPUT_BYTES,
             check=lambda r: expect(r["intact"], f"{r['length']:,} chars"),
-        )
-        await steps.run(
-            "save+read 3 MB binary",
-            "saveAndRead",
-            FILE_BYTES,
-            check=lambda r: expect(
-                r["identical"] and r["read"] == FILE_BYTES and r["saved"] == FILE_BYTES,
-                f"{r['read']:,} bytes identical",
-            ),
         )
         await steps.run(
             "interrupt kernel",
@@ -214,20 +248,7 @@ async def test_both_ways(
                 r["before"] == "True" and r["after"] == "False 42", f"{r['before']} -> {r['after']}"
             ),
         )
-        await steps.run(
-            "read a 404",
-            "notFound",
-            check=lambda r: expect(
-                r["status"] == 404 and "no-such-file.txt" in r["body"], f"404 {r['body'][:40]!r}"
-            ),
-        )
-        await steps.run(
-            "shut session down",
-            "shutdown",
-            check=lambda r: expect(
-                not r["sessionListed"] and not r["kernelListed"], "session and kernel gone"
-            ),
-        )
+        await read_404_and_shut_down(steps)
 
 
 @pytest.mark.parametrize("way", WAYS)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 from hub_fixtures import HubUser
 from hub_server import Hub
-from test_browser import WAYS, StepTable, expect, open_page
+from test_browser import WAYS, StepTable, open_page, open_session, read_404_and_shut_down
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.timeout(300)]
 
@@ -54,50 +54,6 @@ async def test_both_ways_through_the_hub(
     async with open_page(
         playwright_api, chromium_path, page_url, public_port, True, table, artifacts, capsys
     ) as steps:
-        await steps.run(
-            "setup",
-            "setup",
-            {"way": way, "serverUrl": alice.url, "token": alice.token},
-            check=lambda r: expect(r == page_origins["allowed"], f"page origin {r}"),
-        )
-        await steps.run(
-            "list kernelspecs",
-            "kernelspecs",
-            check=lambda r: expect("python3" in r["names"], f"{r['names']}"),
-        )
-        await steps.run(
-            "start session",
-            "startSession",
-            check=lambda r: expect(r["status"] == "connected", f"kernel {r['kernel'][:8]}"),
-        )
-        await steps.run(
-            "execute print(6*7)",
-            "execute",
-            "print(6*7)",
-            check=lambda r: expect(
-                r["status"] == "ok" and r["stdout"] == "42\n", repr(r["stdout"])
-            ),
-        )
-        await steps.run(
-            "save+read 1 MB binary",
-            "saveAndRead",
-            FILE_BYTES,
-            check=lambda r: expect(
-                r["identical"] and r["read"] == FILE_BYTES and r["saved"] == FILE_BYTES,
-                f"{r['read']:,} bytes identical",
-            ),
-        )
-        await steps.run(
-            "read a 404",
-            "notFound",
-            check=lambda r: expect(
-                r["status"] == 404 and "no-such-file.txt" in r["body"], f"404 {r['body'][:40]!r}"
-            ),
-        )
-        await steps.run(
-            "shut session down",
-            "shutdown",
-            check=lambda r: expect(
-                not r["sessionListed"] and not r["kernelListed"], "session and kernel gone"
-            ),
-        )
+        config = {"way": way, "serverUrl": alice.url, "token": alice.token}
+        await open_session(steps, config, page_origins["allowed"], FILE_BYTES)
+        await read_404_and_shut_down(steps)

@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import INDEX
-from test_browser import CHROMIUM_ARGS, WAYS, Steps, StepTable, expect
+from test_browser import (
+    WAYS,
+    Steps,
+    StepTable,
+    open_page,
+    open_session,
+    read_404_and_shut_down,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -60,35 +67,18 @@ async def routed_page(
         headers = {"Content-Type": content_type, "Cache-Control": "no-store"}
         await route.fulfill(status=200, body=body, headers=headers)
 
-    console: list[str] = []
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        page = None
-        try:
-            context = await browser.new_context()
-            await context.grant_permissions(["local-network-access"], origin=origin)
-            await context.route(f"{origin}/**", serve)
-            page = await context.new_page()
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-            await page.goto(f"{origin}/index.html")
-            await page.wait_for_function("() => window.harness !== undefined", timeout=30_000)
-            yield Steps(page, table, console)
-        except BaseException:
-            if page is not None:
-                try:
-                    await page.screenshot(path=str(artifacts(f"{table.slug}.png")), full_page=True)
-                except Exception as e:  # the page may have crashed
-                    console.append(f"(no screenshot: {e})")
-            artifacts(f"{table.slug}.console.txt").write_text("\n".join(console) + "\n")
-            raise
-        finally:
-            with capsys.disabled():
-                print("\n" + table.render())
-            artifacts(f"{table.slug}.steps.txt").write_text(table.render() + "\n")
-            await browser.close()
+    async with open_page(
+        playwright_api,
+        chromium_path,
+        f"{origin}/index.html",
+        None,
+        True,
+        table,
+        artifacts,
+        capsys,
+        serve=serve,
+    ) as steps:
+        yield steps
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -112,43 +102,6 @@ async def test_colab_origin_default_allowlist(
     async with routed_page(
         playwright_api, chromium_path, origin, harness_bundle, table, artifacts, capsys
     ) as steps:
-        await steps.run(
-            "setup",
-            "setup",
-            {"way": way, "serverUrl": server_url, "token": token},
-            check=lambda r: expect(r == origin, f"page origin {r}"),
-        )
-        await steps.run(
-            "list kernelspecs",
-            "kernelspecs",
-            check=lambda r: expect("python3" in r["names"], f"{r['names']}"),
-        )
-        await steps.run(
-            "start session",
-            "startSession",
-            check=lambda r: expect(r["status"] == "connected", f"kernel {r['kernel'][:8]}"),
-        )
-        await steps.run(
-            "execute print(6*7)",
-            "execute",
-            "print(6*7)",
-            check=lambda r: expect(
-                r["status"] == "ok" and r["stdout"] == "42\n", repr(r["stdout"])
-            ),
-        )
-        await steps.run(
-            "save+read small binary",
-            "saveAndRead",
-            FILE_BYTES,
-            check=lambda r: expect(
-                r["identical"] and r["read"] == FILE_BYTES and r["saved"] == FILE_BYTES,
-                f"{r['read']:,} bytes identical",
-            ),
-        )
-        await steps.run(
-            "shut session down",
-            "shutdown",
-            check=lambda r: expect(
-                not r["sessionListed"] and not r["kernelListed"], "session and kernel gone"
-            ),
-        )
+        config = {"way": way, "serverUrl": server_url, "token": token}
+        await open_session(steps, config, origin, FILE_BYTES)
+        await read_404_and_shut_down(steps)
