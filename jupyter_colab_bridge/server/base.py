@@ -32,7 +32,7 @@ from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
-from .credentials import token_user
+from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, token_user
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
@@ -143,15 +143,9 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         origin = self.page_origin
         if origin is None or self.bridge.allow_cookie_auth or "Cookie" not in self.request.headers:
             return  # a script (no Origin) may use what it holds
-        has_token = "Authorization" in self.request.headers or bool(
-            self.get_query_argument("token", "")
-        )
-        if not has_token:
+        if not carries_token(self.request):
             self.log.warning(
-                "Colab bridge: refused a WebSocket from %s: it carried a login cookie and no "
-                "token; paste the URL with its token into the page "
-                "(or set c.ColabBridge.allow_cookie_auth = True to accept cookies)",
-                origin,
+                "Colab bridge: refused a WebSocket from %s: %s", origin, COOKIE_WITHOUT_TOKEN
             )
             raise web.HTTPError(403)
         del self.request.headers["Cookie"]  # only the token may authenticate this socket
@@ -166,7 +160,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
             await prepared
 
-    # -- 3. after authentication --------------------------------------------
+    # -- 4. after authentication --------------------------------------------
     async def authorize_or_403(self, action: str = "execute") -> None:
         """Ask the server's authorizer; 403 before the upgrade if it says no."""
         user = self.current_user

@@ -1,6 +1,9 @@
-"""Does the server accept a token? Asked of its own identity provider, in-process.
+"""Credentials: does a request carry a token, and does the server accept one?
 
-The token in Colab's auth URL is valid exactly when the server's identity
+Credentials from a web page are tokens (PROTOCOL.md section 4):
+:func:`carries_token` tells whether a request has one. Whether the server
+accepts a token is asked of its own identity provider, in-process
+(:func:`token_user`). The token in Colab's auth URL is valid exactly when the server's identity
 provider accepts it as ``Authorization: token <it>`` (PROTOCOL.md section 4):
 the server's own token on a plain ``jupyter server``, the user's Hub API
 token on a JupyterHub single-user server (whose ``IdentityProvider.token`` is
@@ -19,6 +22,28 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
+
+#: Why a page's request with a cookie and no token is refused, and the fix (for the log).
+COOKIE_WITHOUT_TOKEN = (
+    "it carried a login cookie and no token; paste the URL with its token into the page "
+    "(or set c.ColabBridge.allow_cookie_auth = True to accept cookies)"
+)
+
+
+def query_token(request: httputil.HTTPServerRequest) -> str | None:
+    """The one non-empty ``token`` in the query string, else None."""
+    values = [v for v in request.query_arguments.get("token", []) if v]
+    if len(values) != 1:
+        return None
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def carries_token(request: httputil.HTTPServerRequest) -> bool:
+    """Whether a request carries a token credential: ``Authorization``, or ``?token=``."""
+    return "Authorization" in request.headers or query_token(request) is not None
 
 
 class _ProbeContext:

@@ -62,6 +62,7 @@ from tornado.routing import AnyMatches, Router, Rule
 
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
+from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, query_token
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
 PREFLIGHT_MAX_AGE = 7200
@@ -136,17 +137,6 @@ def is_preflight(request: httputil.HTTPServerRequest) -> bool:
 def not_navigation(request: httputil.HTTPServerRequest) -> bool:
     """A page's CORS fetch (``Sec-Fetch-Mode: cors``) or a WebSocket handshake."""
     return is_upgrade(request) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
-
-
-def query_token(request: httputil.HTTPServerRequest) -> str | None:
-    """The one non-empty ``token`` in the query string, else None."""
-    values = [v for v in request.query_arguments.get("token", []) if v]
-    if len(values) != 1:
-        return None
-    try:
-        return values[0].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 def add_vary(headers: httputil.HTTPHeaders, *names: str) -> None:
@@ -226,16 +216,14 @@ class DirectModeGate(Router):
             )
         if self.rules.allow_cookie_auth:
             return None
-        has_token = "Authorization" in request.headers or query_token(request) is not None
         if "Cookie" in request.headers:
-            if not has_token:
+            if not carries_token(request):
                 self.log.warning(
-                    "Colab bridge: refused %s %s from %s: it carried a login cookie and no "
-                    "token; paste the URL with its token into the page "
-                    "(or set c.ColabBridge.allow_cookie_auth = True to accept cookies)",
+                    "Colab bridge: refused %s %s from %s: %s",
                     request.method,
                     request.path,
                     origin,
+                    COOKIE_WITHOUT_TOKEN,
                 )
                 return self.application.get_handler_delegate(request, CookieRefusedHandler)
             del request.headers["Cookie"]  # only the token may authenticate this request
