@@ -41,7 +41,7 @@ def nodelay_on_detach(connection: HTTP1Connection, log: Any) -> None:
 
     # This connection object serves this one request (a WebSocket handshake,
     # after which it is never reused), so the wrapper reaches nothing else.
-    connection.detach = detach_with_nodelay  # type: ignore[method-assign]
+    connection.detach = detach_with_nodelay  # type: ignore[method-assign]  # on purpose, above
 
 
 class NoDelayForWebSockets(Router):
