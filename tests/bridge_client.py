@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from tornado.httpclient import HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 COLAB_ORIGIN = "https://colab.research.google.com"
@@ -262,3 +262,22 @@ async def login_cookies(fetch: Any, password: str) -> str:
     login = [c for c in cookies if c.startswith("username-")]
     assert login, cookies
     return "; ".join([*login, f"_xsrf={xsrf}"])
+
+
+async def fetch_url(
+    url: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+) -> HTTPResponse:
+    """One raw HTTP request: no credentials unless given, no redirects followed, errors returned."""
+    request = HTTPRequest(
+        url,
+        method=method,
+        headers=headers or {},
+        body=body,
+        follow_redirects=False,
+        allow_nonstandard_methods=True,
+        request_timeout=60,
+    )
+    return await AsyncHTTPClient().fetch(request, raise_error=False)

@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
 # hub_fixtures: a real JupyterHub (tests/hub, tests/browser); needs it only when used
 pytest_plugins = ["pytest_jupyter.jupyter_server", "hub_fixtures"]
@@ -64,17 +64,10 @@ def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
         body: str | None = None,
         base: str | None = None,
     ) -> HTTPResponse:
+        from bridge_client import fetch_url
+
         url = f"http://127.0.0.1:{jp_http_port}{jp_base_url if base is None else base}{path}"
-        request = HTTPRequest(
-            url,
-            method=method,
-            headers=headers or {},
-            body=body,
-            follow_redirects=False,
-            allow_nonstandard_methods=True,
-            request_timeout=60,
-        )
-        return await AsyncHTTPClient().fetch(request, raise_error=False)
+        return await fetch_url(url, method, headers, body)
 
     return _fetch
 

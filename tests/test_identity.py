@@ -160,3 +160,23 @@ async def test_direct_kernel_socket_with_query_token_as_chromium_sends_it(
             HTTPRequest(url.replace(ALICE_TOKEN, BOB_TOKEN), headers={"Origin": COLAB})
         )
     assert refused.value.code == 403
+
+
+class TestWithCookieAuthAllowed:
+    """``allow_cookie_auth`` changes nothing for tokens: ``?token=`` still authenticates."""
+
+    @pytest.fixture
+    def jp_server_config(self) -> dict[str, Any]:
+        return {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_colab_bridge": True},
+                "identity_provider_class": HubLikeIdentityProvider,
+            },
+            "ColabBridge": {"allow_cookie_auth": True},
+        }
+
+    async def test_direct_query_token(self, fetch: Any) -> None:
+        cors = {"Origin": COLAB, "Sec-Fetch-Mode": "cors"}
+        ok = await fetch(f"api/kernelspecs?token={ALICE_TOKEN}", headers=cors)
+        assert ok.code == 200
+        assert "Set-Cookie" not in ok.headers

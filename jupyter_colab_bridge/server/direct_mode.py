@@ -214,9 +214,7 @@ class DirectModeGate(Router):
             return self.application.get_handler_delegate(
                 request, PreflightHandler, {"origin": origin}
             )
-        if self.rules.allow_cookie_auth:
-            return None
-        if "Cookie" in request.headers:
+        if "Cookie" in request.headers and not self.rules.allow_cookie_auth:
             if not carries_token(request):
                 self.log.warning(
                     "Colab bridge: refused %s %s from %s: %s",

@@ -29,8 +29,9 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
+from bridge_client import fetch_url as fetch
 from hub_fixtures import HubUser
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.httpclient import HTTPClientError, HTTPResponse
 from tornado.websocket import WebSocketClientConnection
 
 from jupyter_colab_bridge.doctor.checks import run_doctor
@@ -88,25 +89,6 @@ def navigation_headers() -> dict[str, str]:
         "Sec-Fetch-User": "?1",
         "Accept": "text/html,application/xhtml+xml",
     }
-
-
-async def fetch(
-    url: str,
-    method: str = "GET",
-    headers: dict[str, str] | None = None,
-    body: str | None = None,
-) -> HTTPResponse:
-    """One HTTP request, no redirects followed, errors returned."""
-    request = HTTPRequest(
-        url,
-        method=method,
-        headers=headers or {},
-        body=body,
-        follow_redirects=False,
-        allow_nonstandard_methods=True,
-        request_timeout=60,
-    )
-    return await AsyncHTTPClient().fetch(request, raise_error=False)
 
 
 def with_credential(
