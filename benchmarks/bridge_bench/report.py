@@ -143,29 +143,44 @@ def aligned(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def measure_table(r: dict[str, Any]) -> str:
+    """The table of measures a) to e): bridge, direct, ratio and target."""
+    return "\n".join(aligned(("measure", "bridge", "direct", "ratio", "target"), _measure_rows(r)))
+
+
+def size_table(r: dict[str, Any]) -> str:
+    """The sweep across body sizes (sequential ``GET files/<n bytes>``)."""
+    lines = [
+        "| body size | bridge ms | direct ms | bridge MB/s | direct MB/s | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size, v in r["sweep"]["size"].items():
+        lines.append(
+            f"| {int(size):,} B | {v['bridge_median_ms']:.3f} | "
+            f"{v['direct_median_ms']:.3f} | {v['bridge_mb_per_s']:.1f} | "
+            f"{v['direct_mb_per_s']:.1f} | "
+            f"{v['bridge_median_ms'] / v['direct_median_ms']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def in_flight_table(r: dict[str, Any]) -> str:
+    """The sweep across requests in flight (``GET api/status``)."""
+    lines = ["| in flight | bridge req/s | direct req/s | ratio |", "|---|---|---|---|"]
+    for k, v in r["sweep"]["in_flight"].items():
+        lines.append(
+            f"| {k} | {v['bridge_req_per_s']:.0f} | {v['direct_req_per_s']:.0f} | "
+            f"{v['bridge_req_per_s'] / v['direct_req_per_s']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def table(r: dict[str, Any]) -> str:
     """The table of measures a) to e), and the sweep's tables when it ran."""
-    lines = aligned(("measure", "bridge", "direct", "ratio", "target"), _measure_rows(r))
+    parts = [measure_table(r)]
     if "sweep" in r:
-        lines += [
-            "",
-            "| body size | bridge ms | direct ms | bridge MB/s | direct MB/s | ratio |",
-            "|---|---|---|---|---|---|",
-        ]
-        for size, v in r["sweep"]["size"].items():
-            lines.append(
-                f"| {int(size):,} B | {v['bridge_median_ms']:.3f} | "
-                f"{v['direct_median_ms']:.3f} | {v['bridge_mb_per_s']:.1f} | "
-                f"{v['direct_mb_per_s']:.1f} | "
-                f"{v['bridge_median_ms'] / v['direct_median_ms']:.2f}x |"
-            )
-        lines += ["", "| in flight | bridge req/s | direct req/s | ratio |", "|---|---|---|---|"]
-        for k, v in r["sweep"]["in_flight"].items():
-            lines.append(
-                f"| {k} | {v['bridge_req_per_s']:.0f} | {v['direct_req_per_s']:.0f} | "
-                f"{v['bridge_req_per_s'] / v['direct_req_per_s']:.2f}x |"
-            )
-    return "\n".join(lines)
+        parts += [size_table(r), in_flight_table(r)]
+    return "\n\n".join(parts)
 
 
 def machine() -> dict[str, Any]:
