@@ -1,0 +1,192 @@
+"""The docs site (docs/): it builds with warnings as errors and holds what the code holds.
+
+``scripts/run-tests`` builds the site with ``sphinx-build -W --keep-going -n`` and
+passes its folder in ``DOCS_HTML``; run alone, the fixture builds it itself into a
+temporary folder, the same way. Either way a missing site fails these tests (the
+``docs`` extra is needed: ``pip install -e ".[docs]"``); the version matrix, whose
+virtualenvs lack that extra, leaves them out by their ``docs`` marker.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from jupyter_colab_bridge.app import ColabBridge
+from jupyter_colab_bridge.doctor.cli import build_parser
+
+pytestmark = pytest.mark.docs
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+SETTINGS = ColabBridge.class_own_traits(config=True)
+
+#: every page the docs must have (issue 18), as built HTML files
+PAGES = [
+    "index",
+    "get-started",
+    "how-to/ssh",
+    "how-to/docker",
+    "how-to/jupyterhub",
+    "how-to/gateway",
+    "how-to/https",
+    "how-to/base-url",
+    "how-to/kernel",
+    "how-to/turn-off",
+    "troubleshooting",
+    "reference/settings",
+    "reference/cli",
+    "reference/http",
+    "reference/versions",
+    "protocol",
+    "explanation/how-it-works",
+    "explanation/security",
+    "explanation/performance",
+    "contributing",
+    "changelog",
+]
+CHARTS = ["measures.svg", "body-size.svg", "in-flight.svg", "browser.svg"]
+
+
+class _Page(HTMLParser):
+    """The ids, link targets, image sources and text of one built page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.images: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(str(a["id"]))
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(str(a["href"]))
+        if tag in ("img", "object") and (a.get("src") or a.get("data")):
+            self.images.append(str(a.get("src") or a.get("data")))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _plain(text: str) -> str:
+    """Text as Sphinx shows it, compared without its typography and line breaks."""
+    for fancy, plain in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"')):
+        text = text.replace(fancy, plain)
+    return " ".join(html.unescape(text).split())
+
+
+def _read(site: Path, page: str) -> _Page:
+    path = site / f"{page}.html"
+    assert path.is_file(), f"the built site has no {page}.html"
+    parsed = _Page()
+    parsed.feed(path.read_text(encoding="utf-8"))
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    built = os.environ.get("DOCS_HTML")
+    if built:
+        path = Path(built)
+        assert (path / "index.html").is_file(), f"DOCS_HTML={built} holds no built site"
+        yield path
+        return
+    out = tmp_path_factory.mktemp("docs-html")
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", str(DOCS), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        "sphinx-build -W failed (is the docs extra installed? pip install -e '.[docs]'):\n"
+        + result.stdout
+        + result.stderr
+    )
+    yield out
+
+
+def test_every_page_is_built(site: Path) -> None:
+    missing = [p for p in PAGES if not (site / f"{p}.html").is_file()]
+    assert missing == []
+
+
+def test_index_links_every_page(site: Path) -> None:
+    hrefs = {h.split("#")[0] for h in _read(site, "index").hrefs}
+    assert [p for p in PAGES[1:] if f"{p}.html" not in hrefs] == []
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_settings_reference_lists_every_setting(site: Path, name: str) -> None:
+    page = _read(site, "reference/settings")
+    assert f"jupyter_colab_bridge.app.ColabBridge.{name}" in page.ids
+    text = _plain("".join(page.text))
+    trait = SETTINGS[name]
+    assert _plain(trait.help) in text
+    assert f"Default: {trait.default()!r}" in text
+
+
+def test_cli_reference_is_the_parsers_help(site: Path) -> None:
+    text = _plain("".join(_read(site, "reference/cli").text))
+    parser = build_parser()
+    subcommands = next(
+        a.choices for a in parser._actions if hasattr(a, "choices") and isinstance(a.choices, dict)
+    )
+    assert set(subcommands) == {"url", "doctor", "settings"}
+    for name, sub in subcommands.items():
+        assert f"usage: jupyter colab-bridge {name}" in text
+        for action in sub._actions:
+            if action.help:
+                assert _plain(action.help) in text, (name, action.help)
+
+
+def test_performance_page_shows_every_chart(site: Path) -> None:
+    page = _read(site, "explanation/performance")
+    shown = {Path(src).name for src in page.images}
+    assert [c for c in CHARTS if c not in shown] == []
+    for chart in CHARTS:
+        assert (DOCS / "_static" / "charts" / chart).is_file()
+    # the exact numbers beside the charts: the tables benchmarks/charts.py writes
+    text = _plain("".join(page.text))
+    assert "bridge req/s" in text and "body size" in text
+
+
+def test_protocol_page_keeps_the_section_numbers(site: Path) -> None:
+    text = _plain("".join(_read(site, "protocol").text))
+    for number in range(1, 9):
+        assert re.search(rf"\b{number}\. ", text), number
+
+
+def test_a_setting_without_help_fails_the_build(caplog: pytest.LogCaptureFixture) -> None:
+    """The docs extension's check, on a setting whose help text is empty."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import bridge_docs
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    trait = SETTINGS["direct_mode"]
+    saved = trait.help
+    trait.help = ""
+    try:
+        with caplog.at_level(logging.WARNING):
+            bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
+    finally:
+        trait.help = saved
+    assert "ColabBridge.direct_mode has no help= text" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
+    assert "has no help" not in caplog.text
