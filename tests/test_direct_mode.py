@@ -360,7 +360,7 @@ async def test_kernel_ws_origins(
         await open_ws(jp_http_port, jp_base_url, path, {"Origin": OTHER, "Cookie": cookie})
     assert refused.value.code == 403
     # An allowlisted origin's page must send the token: its cookie alone is
-    # refused, in direct mode by the bridge (PROTOCOL.md section 4), without
+    # refused, in direct mode by the bridge (docs/protocol.md section 4), without
     # it by jupyter_server's origin check.
     with pytest.raises(HTTPClientError) as refused:
         await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})

@@ -1,4 +1,4 @@
-"""The bridge defers to the server's identity provider (PROTOCOL.md sections 4 and 7).
+"""The bridge defers to the server's identity provider (docs/protocol.md sections 4 and 7).
 
 A custom identity provider that behaves like JupyterHub's: it accepts each
 user's own token, its ``token`` attribute is the server's own credential (not

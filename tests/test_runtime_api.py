@@ -131,7 +131,7 @@ def is_int(value: Any) -> bool:
 
 
 def check_resources(model: Any) -> None:
-    """The exact shape and types of the contract (PROTOCOL.md section 6)."""
+    """The exact shape and types of the contract (docs/protocol.md section 6)."""
     assert set(model) == {"memory", "disks", "gpus"}
     memory = model["memory"]
     assert set(memory) == {"totalBytes", "freeBytes", "kernels"}

@@ -2,7 +2,7 @@
 
 It opens ``{base_url}http_over_websocket`` with Colab's ``Origin``,
 ``min_version=0.0.7`` and the pasted backend URL as
-``jupyter_http_over_ws_auth_url``, sends request frames (PROTOCOL.md 1.1) and
+``jupyter_http_over_ws_auth_url``, sends request frames (docs/protocol.md section 1.1) and
 reassembles reply frames (1.2). :mod:`.kernel_run` adds the kernel.
 """
 

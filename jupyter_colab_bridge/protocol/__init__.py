@@ -1,6 +1,6 @@
 """The wire protocol, as pure code: no sockets, no tornado, testable alone.
 
-* :mod:`.frames`: request frames in, reply frames out (PROTOCOL.md 1.1-1.3);
+* :mod:`.frames`: request frames in, reply frames out (docs/protocol.md sections 1.1-1.3);
 * :mod:`.handshake`: query parameters, protocol versions, the diagnose reply;
 * :mod:`.paths`: which paths a page may reach through the bridge;
 * :mod:`.origins`: the origin allowlist;

@@ -5,7 +5,7 @@ pasted, token included. The original extension fetched it over the network;
 the bridge never does. It checks that the URL names this very server (the
 scheme, host and port the page used for the handshake, under ``base_url``)
 and hands back the token, which the server's identity provider then judges
-as if the page had sent ``Authorization: token <it>`` (PROTOCOL.md section 4).
+as if the page had sent ``Authorization: token <it>`` (docs/protocol.md section 4).
 """
 
 from __future__ import annotations

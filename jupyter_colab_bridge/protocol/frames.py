@@ -1,4 +1,4 @@
-"""Request and reply frames of HTTP over WebSocket (PROTOCOL.md sections 1.1 to 1.3).
+"""Request and reply frames of HTTP over WebSocket (docs/protocol.md sections 1.1 to 1.3).
 
 Parsing a request frame, and building the reply frames of one HTTP response
 (chunked, base64). Nothing here does I/O, so every rule of the wire contract
@@ -149,7 +149,7 @@ def _parse_body(contents: Mapping[str, Any], message_id: Any) -> bytes | None:
 
 
 def error_frame(status: int, text: str, message_id: Any = _MISSING) -> str:
-    """A one-frame error reply (PROTOCOL.md section 1.3)."""
+    """A one-frame error reply (docs/protocol.md section 1.3)."""
     reply: dict[str, Any] = {}
     if message_id is not _MISSING:
         reply["message_id"] = message_id

@@ -1,6 +1,6 @@
 """What is agreed at the handshake: query parameters, versions, the diagnose reply.
 
-PROTOCOL.md sections 1 (``min_version``) and 2 (``diagnose``). Pure functions.
+docs/protocol.md sections 1 (``min_version``) and 2 (``diagnose``). Pure functions.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ MAX_DIAGNOSE_ECHO = 256
 
 
 def diagnose_frame(message: str, has_xsrf_cookie: bool, min_version: str | None) -> str:
-    """The diagnose endpoint's answer to one frame (PROTOCOL.md section 2).
+    """The diagnose endpoint's answer to one frame (docs/protocol.md section 2).
 
     The frame is echoed as ``message_id``, cut to :data:`MAX_DIAGNOSE_ECHO`
     characters so that an unauthenticated page cannot make the answer large.

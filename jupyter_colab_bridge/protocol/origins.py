@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 #: Colab's main origin; the doctor connects from it, as the page does.
 COLAB_ORIGIN = "https://colab.research.google.com"
 
-#: Every origin Colab serves notebooks from (PROTOCOL.md section 4): the default allowlist.
+#: Every origin Colab serves notebooks from (docs/protocol.md section 4): the default allowlist.
 COLAB_ORIGINS = ("https://colab.research.google.com", "https://colab.google.com")
 
 #: Origins no one's allowlist should match: a pattern that matches any of them

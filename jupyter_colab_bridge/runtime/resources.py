@@ -61,7 +61,7 @@ class DiskFigures(TypedDict):
 
 
 class Resources(TypedDict):
-    """The body of ``api/colab/resources`` (PROTOCOL.md section 6)."""
+    """The body of ``api/colab/resources`` (docs/protocol.md section 6)."""
 
     memory: MemoryFigures
     disks: list[DiskFigures]

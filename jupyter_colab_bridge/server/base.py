@@ -9,7 +9,7 @@ Order of checks at the handshake, all before the upgrade:
    accepts as ``Authorization: token ...`` (asked in-process,
    :mod:`.credentials`), the socket is authenticated with that header.
    Nothing is ever fetched. A URL without a token adds no credential.
-3. Credentials from a page are tokens (PROTOCOL.md section 4): a handshake
+3. Credentials from a page are tokens (docs/protocol.md section 4): a handshake
    from a browser origin with cookies and no token is refused, and with a
    token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
 4. jupyter_server's own ``prepare`` (Host check, identity provider), then

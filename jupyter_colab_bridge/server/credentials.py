@@ -1,10 +1,10 @@
 """Credentials: does a request carry a token, and does the server accept one?
 
-Credentials from a web page are tokens (PROTOCOL.md section 4):
+Credentials from a web page are tokens (docs/protocol.md section 4):
 :func:`carries_token` tells whether a request has one. Whether the server
 accepts a token is asked of its own identity provider, in-process
 (:func:`token_user`). The token in Colab's auth URL is valid exactly when the server's identity
-provider accepts it as ``Authorization: token <it>`` (PROTOCOL.md section 4):
+provider accepts it as ``Authorization: token <it>`` (docs/protocol.md section 4):
 the server's own token on a plain ``jupyter server``, the user's Hub API
 token on a JupyterHub single-user server (whose ``IdentityProvider.token`` is
 the server's own Hub credential, not any user's), whatever a custom provider

@@ -2,7 +2,7 @@
 
 Since 2025 Colab's page also calls the REST API cross-origin with its token
 (``?token=`` or ``Authorization: token ...``) and opens the kernel WebSocket
-directly (PROTOCOL.md section 5). Everything here concerns one kind of
+directly (docs/protocol.md section 5). Everything here concerns one kind of
 request only: a **cross-origin** request (its ``Origin`` is not the server's
 own) from an **allowlisted** origin, under ``base_url``, to anything but the
 bridge's own endpoints (which check their sockets themselves). Every other
@@ -13,7 +13,7 @@ without the bridge.
   looks at such a request first:
 
   - it answers CORS preflights for the API and files (:class:`PreflightHandler`);
-  - credentials from a page are tokens (PROTOCOL.md section 4): a request
+  - credentials from a page are tokens (docs/protocol.md section 4): a request
     that carries cookies but no token is refused with 403 and a message that
     names the fix (:class:`CookieRefusedHandler`), and a request with a token
     has its cookies removed, so that only the token can authenticate it. With

@@ -57,7 +57,7 @@ class BridgeSocket(
 class HttpOverWebSocketHandler(BridgeSocket):
     """Carries the page's HTTP requests to this server's REST API.
 
-    Each text frame is one request (PROTOCOL.md section 1.1); it is served
+    Each text frame is one request (docs/protocol.md section 1.1); it is served
     in-process by the server's own handlers and its response streamed back as
     reply frames. Requests run concurrently; one reply's frames stay in order.
     """
@@ -201,7 +201,7 @@ class DiagnoseHandler(BridgeSocket):
     """Answers each frame with the bridge's version and the page's cookie state.
 
     It needs no credentials from an allowed origin (Colab calls it to explain
-    a failed connection) and tells nothing beyond PROTOCOL.md section 2. As
+    a failed connection) and tells nothing beyond docs/protocol.md section 2. As
     anyone on an allowed origin (or any local process claiming one) may open
     it, it cannot cost much: its sockets have a small limit of their own
     (``ColabBridge.max_diagnose_connections``), apart from the user's; frames

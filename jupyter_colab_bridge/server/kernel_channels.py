@@ -24,7 +24,7 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
     jupyter_server's own kernel handler does the work (authorizer, connection
     class, subprotocol, rate limits); this adds the bridge's origin and
     credential checks and connection limit, and closes with 404 for an
-    unknown kernel after completing the handshake, as PROTOCOL.md asks.
+    unknown kernel after completing the handshake, as docs/protocol.md section 3 asks.
     """
 
     missing_kernel: str | None = None

@@ -3,7 +3,7 @@
 Playwright's ``context.route`` serves the suite's page (JupyterLab's client
 library and the harness) at ``https://colab.research.google.com`` and at
 ``https://colab.google.com``, the two origins Colab serves notebooks from
-(PROTOCOL.md section 4); the server keeps its DEFAULT
+(docs/protocol.md section 4); the server keeps its DEFAULT
 ``ColabBridge.allowed_origins`` (this module's ``bridge_config`` sets nothing,
 unlike the suite's). The context holds Chromium's ``local-network-access``
 permission for the origin, as a user clicking "Allow" would. Both ways in:
