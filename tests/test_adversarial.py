@@ -1,10 +1,10 @@
 """Adversarial tests of the bridge (issue 3): a real server and kernel on 127.0.0.1.
 
 Sections follow the items of the hardening issue. Figures printed by the
-measuring tests (``pytest -s``) are the ones quoted in the README's Security
-section. Each test was also run against a deliberately weakened build (a
+measuring tests (``pytest -s``) are the ones quoted in the docs' security page
+(docs/explanation/security.md). Each test was also run against a deliberately weakened build (a
 monkeypatch loaded as a pytest plugin, kept out of the repo) and failed there;
-the README lists which.
+that page lists which.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every test here failed against the bridge before the fixes (the closing note
 of issue 12 shows that run) and passes now. Figures printed by the measuring
-tests (``pytest -s``) are the ones quoted in the README's Security section.
+tests (``pytest -s``) are the ones quoted in docs/explanation/security.md.
 A real server and kernel on 127.0.0.1 throughout; the memory probes use a
 server subprocess, so that the client's own buffers are not counted.
 """
@@ -36,7 +36,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 from jupyter_colab_bridge.protocol.origins import OriginConfigError, compile_origin_pattern
 
 COLAB = "https://colab.research.google.com"
-DEV_PAGE = "http://localhost:5173"  # the README's example of an origin users add
+DEV_PAGE = "http://localhost:5173"  # the docs' example of an origin users add
 MAIN = "http_over_websocket"
 DIAGNOSE = "http_over_websocket/diagnose"
 
