@@ -190,3 +190,13 @@ def test_a_setting_without_help_fails_the_build(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.WARNING):
         bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
     assert "has no help" not in caplog.text
+
+
+def test_readme_links_resolve_and_reach_every_how_to() -> None:
+    """The README is the landing page: its links into docs/ exist, every how-to one click away."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = set(re.findall(r"\]\(((?:docs/|CHANGELOG|LICENSE)[^)#\s]*)", readme))
+    assert [t for t in sorted(targets) if not (ROOT / t).is_file()] == []
+    how_tos = {f"docs/how-to/{p.name}" for p in (DOCS / "how-to").glob("*.md")}
+    assert how_tos and how_tos <= targets
+    assert len(readme.splitlines()) <= 250
