@@ -33,6 +33,9 @@ SETTINGS = ColabBridge.class_own_traits(config=True)
 #: every page the docs must have (issue 18), as built HTML files
 PAGES = [
     "index",
+    "how-to/index",
+    "reference/index",
+    "explanation/index",
     "get-started",
     "how-to/ssh",
     "how-to/docker",
@@ -126,7 +129,7 @@ def test_every_page_is_built(site: Path) -> None:
 
 def test_index_links_every_page(site: Path) -> None:
     hrefs = {h.split("#")[0] for h in _read(site, "index").hrefs}
-    assert [p for p in PAGES[1:] if f"{p}.html" not in hrefs] == []
+    assert [p for p in PAGES[1:] if f"{p}.html" not in hrefs and not p.endswith("/index")] == []
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
