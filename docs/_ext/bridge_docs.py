@@ -34,7 +34,7 @@ from sphinx.util.docutils import SphinxDirective
 logger = logging.getLogger(__name__)
 
 #: the width argparse wraps help at, whatever the terminal of the build
-HELP_COLUMNS = "88"
+HELP_COLUMNS = "72"
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -70,8 +70,6 @@ class CliReference(SphinxDirective):
             section_id = f"cli-{name}"
             section = nodes.section(ids=[section_id], names=[section_id])
             section += nodes.title(text=f"jupyter colab-bridge {name}")
-            if sub.description:
-                section += nodes.paragraph(text=sub.description)
             section += nodes.literal_block(text=_help_text(sub), language="text")
             self.state.document.note_implicit_target(section, section)
             result.append(section)
