@@ -5,9 +5,9 @@ Run from the repository root after a benchmark run::
     .venv/bin/python benchmarks/charts.py
 
 It reads ``benchmarks/results.json`` and ``benchmarks/results-browser.json`` and
-rewrites ``docs/_static/charts/*.svg`` and ``docs/explanation/figures/*.md``
-(the exact numbers shown beside each chart). ``--results``, ``--browser-results``,
-``--charts`` and ``--tables`` change the paths.
+rewrites ``docs/_static/charts/*.svg`` and, in ``docs/explanation/performance.md``,
+the tables of exact numbers beside each chart (between their markers).
+``--results``, ``--browser-results``, ``--charts`` and ``--page`` change the paths.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ def main() -> int:
         "--browser-results", type=Path, default=ROOT / "benchmarks" / "results-browser.json"
     )
     parser.add_argument("--charts", type=Path, default=ROOT / "docs" / "_static" / "charts")
-    parser.add_argument("--tables", type=Path, default=ROOT / "docs" / "explanation" / "figures")
+    parser.add_argument(
+        "--page", type=Path, default=ROOT / "docs" / "explanation" / "performance.md"
+    )
     args = parser.parse_args()
-    for path in draw(args.results, args.browser_results, args.charts, args.tables):
+    for path in draw(args.results, args.browser_results, args.charts, args.page):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 

@@ -10,6 +10,7 @@ virtualenvs lack that extra, leaves them out by their ``docs`` marker.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import re
@@ -203,3 +204,21 @@ def test_readme_links_resolve_and_reach_every_how_to() -> None:
     how_tos = {f"docs/how-to/{p.name}" for p in (DOCS / "how-to").glob("*.md") if p.stem != "index"}
     assert how_tos and how_tos <= targets
     assert len(readme.splitlines()) <= 250
+
+
+def test_performance_tables_match_the_benchmark_results() -> None:
+    """The numbers beside the charts are those of benchmarks/*.json (benchmarks/charts.py)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bridge_bench import charts
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    browser = json.loads((ROOT / "benchmarks" / "results-browser.json").read_text())
+    page = (DOCS / "explanation" / "performance.md").read_text(encoding="utf-8")
+    blocks = charts.tables(results, browser)
+    assert charts.fill(page, blocks) == page, "run benchmarks/charts.py"
+    for text in blocks.values():
+        assert text in page
+    with pytest.raises(ValueError, match="no marker for: measures"):
+        charts.fill(page.replace("<!-- end measures -->", ""), blocks)

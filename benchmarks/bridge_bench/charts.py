@@ -1,9 +1,11 @@
 """Charts of the benchmark figures for the docs, drawn with matplotlib from the JSON results.
 
-``benchmarks/charts.py`` runs :func:`main`: it reads ``results.json`` (``bench.py --sweep
+``benchmarks/charts.py`` runs :func:`draw`: it reads ``results.json`` (``bench.py --sweep
 --json``) and ``results-browser.json`` (``bench.py --browser --json``) and writes, for
-the docs' performance page, one SVG per chart under ``docs/_static/charts/`` and the
-exact numbers beside each as a Markdown table under ``docs/explanation/figures/``.
+the docs' performance page, one SVG per chart under ``docs/_static/charts/``, and the
+exact numbers beside each as a Markdown table into the page itself, between markers
+``<!-- benchmarks/charts.py: NAME -->`` and ``<!-- end NAME -->`` (plain Markdown, so
+the page reads the same on GitHub and in the built site).
 The output is deterministic for given results (no dates, fixed SVG ids), so
 regenerating unchanged results changes no file.
 """
@@ -11,6 +13,7 @@ regenerating unchanged results changes no file.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,14 +151,27 @@ def browser_chart(r: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-def _tables(r: dict[str, Any], rb: dict[str, Any]) -> dict[str, str]:
+def tables(r: dict[str, Any], rb: dict[str, Any]) -> dict[str, str]:
+    """The page's generated blocks, by marker name: the exact numbers of each chart."""
     return {
-        "measures.md": report.measure_table(r),
-        "body-size.md": report.size_table(r),
-        "in-flight.md": report.in_flight_table(r),
-        "browser.md": report.browser_table(rb),
-        "machine.md": _machine_line(r, rb),
+        "machine": _machine_line(r, rb),
+        "measures": report.measure_table(r),
+        "body-size": report.size_table(r),
+        "in-flight": report.in_flight_table(r),
+        "browser": report.browser_table(rb),
     }
+
+
+_BLOCK = re.compile(r"(<!-- benchmarks/charts\.py: ([\w-]+) -->\n)(.*?)(<!-- end \2 -->)", re.S)
+
+
+def fill(page: str, blocks: dict[str, str]) -> str:
+    """``page`` with each marked block replaced by its text; every block must be marked."""
+    found = {m[1] for m in _BLOCK.findall(page)}
+    missing = sorted(set(blocks) - found)
+    if missing:
+        raise ValueError(f"the page has no marker for: {', '.join(missing)}")
+    return _BLOCK.sub(lambda m: f"{m[1]}\n{blocks[m[2]]}\n\n{m[4]}", page)
 
 
 def _machine_line(r: dict[str, Any], rb: dict[str, Any]) -> str:
@@ -177,18 +193,16 @@ CHARTS: dict[str, tuple[str, Callable[[dict[str, Any], Path], None]]] = {
 }
 
 
-def draw(results: Path, browser_results: Path, charts_dir: Path, tables_dir: Path) -> list[Path]:
-    """Write every chart and table; return the paths written."""
+def draw(results: Path, browser_results: Path, charts_dir: Path, page: Path) -> list[Path]:
+    """Write every chart, and every table into ``page``; return the paths written."""
     _style()
     r = json.loads(results.read_text())
     rb = json.loads(browser_results.read_text())
     charts_dir.mkdir(parents=True, exist_ok=True)
-    tables_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (which, chart) in CHARTS.items():
         chart(r if which == "server" else rb, charts_dir / name)
         written.append(charts_dir / name)
-    for name, text in _tables(r, rb).items():
-        (tables_dir / name).write_text(text + "\n")
-        written.append(tables_dir / name)
+    page.write_text(fill(page.read_text(encoding="utf-8"), tables(r, rb)), encoding="utf-8")
+    written.append(page)
     return written
