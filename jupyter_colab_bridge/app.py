@@ -7,10 +7,12 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
+from tornado.routing import AnyMatches, Rule
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
 from .doctor.server_info import hub_paste_urls, paste_url
+from .protocol.kernel_map import validate_map
 from .protocol.origins import (
     COLAB_ORIGINS,
     OriginConfigError,
@@ -24,7 +26,10 @@ from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sample
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
+from .server.kernel_map import KernelMapper
+from .server.missing_routes import MissingRouteReporter
 from .server.nodelay import send_websocket_frames_at_once
+from .server.page_requests import PageRequestRouter
 from .server.proxied_ws import ProxiedWebSocketHandler
 
 SETTINGS_KEY = "colab_bridge"
@@ -171,6 +176,21 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
+    kernel_map = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        default_value={},
+        config=True,
+        help=(
+            "Which kernel a Colab notebook gets: kernel name the page asks for -> kernel "
+            "this server starts instead. Applies only to allowed pages (both ways in) "
+            "creating or changing a kernel; JupyterLab and scripts are left alone, and "
+            "replies name the kernel that really runs. `jupyter kernelspec list` shows "
+            "the names. Example: c.ColabBridge.kernel_map = {'python3': 'myenv', "
+            "'ir': 'conda-env-r-ir'}"
+        ),
+    )
+
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
 
@@ -199,6 +219,13 @@ class ColabBridge(ExtensionApp):
             raise TraitError(str(e)) from None
         return list(proposal["value"])
 
+    @validate("kernel_map")
+    def _check_kernel_map(self, proposal: dict[str, Any]) -> dict[str, str]:
+        try:
+            return validate_map(proposal["value"])
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+
     @validate(
         "max_message_bytes",
         "max_requests_in_flight",
@@ -226,6 +253,16 @@ class ColabBridge(ExtensionApp):
         assert self.serverapp is not None
         web_app = self.serverapp.web_app
         send_websocket_frames_at_once(web_app, self.log)
+        base_url = web_app.settings["base_url"]
+        self.kernel_mapper = KernelMapper(self.kernel_map, self.serverapp, base_url, self.log)
+        token = str(self.serverapp.identity_provider.token or "")
+        pages = PageRequestRouter(
+            web_app, self.kernel_mapper, MissingRouteReporter(base_url, token, self.log)
+        )
+        # First of the server's routes; direct mode's gate, which marks a page's
+        # requests, goes in front of it below.
+        web_app.default_router.rules.insert(0, Rule(AnyMatches(), pages))
+        IOLoop.current().add_callback(self.kernel_mapper.log_start_up)
         if self.direct_mode:
             rules = DirectModeRules(
                 self.origin_policy, web_app.settings["base_url"], self.allow_cookie_auth
