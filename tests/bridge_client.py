@@ -255,6 +255,19 @@ class KernelChannel:
         return "".join(stdout), reply, messages
 
 
+def install_kernelspec(kernel_dir: str, name: str) -> str:
+    """A kernelspec for this Python's ipykernel, as ``ipykernel install --name <name>`` makes."""
+    import os
+    import sys
+
+    spec = os.path.join(kernel_dir, name)
+    os.makedirs(spec)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    with open(os.path.join(spec, "kernel.json"), "w", encoding="utf-8") as f:
+        json.dump({"argv": argv, "display_name": name, "language": "python"}, f)
+    return name
+
+
 async def login_cookies(fetch: Any, password: str) -> str:
     """Log in through the server's own login form, as a person would: the cookies.
 

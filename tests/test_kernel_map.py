@@ -7,12 +7,10 @@ direct mode); other clients are left alone; replies name the kernel that runs.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect
+from bridge_client import COLAB_ORIGIN, BridgeClient, connect, install_kernelspec
 from traitlets import TraitError
 
 from jupyter_colab_bridge.app import ColabBridge
@@ -30,13 +28,7 @@ SESSION = {"path": "nb.ipynb", "type": "notebook", "name": "nb.ipynb"}
 @pytest.fixture
 def other_kernel(jp_kernel_dir: Any) -> str:
     """A second kernelspec, as ``python -m ipykernel install --user --name other`` makes."""
-    spec = Path(jp_kernel_dir) / "other"
-    spec.mkdir()
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "Other", "language": "python"})
-    )
-    return "other"
+    return install_kernelspec(str(jp_kernel_dir), "other")
 
 
 @pytest.fixture
