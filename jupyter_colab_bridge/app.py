@@ -11,7 +11,7 @@ from tornado.routing import AnyMatches, Rule
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
-from .doctor.server_info import hub_paste_urls, paste_url
+from .doctor.server_info import colab_python_kernel, hub_paste_urls, paste_url, ssh_forward_hint
 from .protocol.kernel_map import validate_map
 from .protocol.origins import (
     COLAB_ORIGINS,
@@ -301,6 +301,23 @@ class ColabBridge(ExtensionApp):
             shown = "..."  # as jupyter_server's own start-up lines do
         return paste_url(bool(server.certfile), server.ip, server.port, server.base_url, shown)
 
+    def _ssh_lines(self) -> list[str]:
+        """Inside an SSH session: the laptop's port forward, and the URL to paste there."""
+        server = self.serverapp
+        assert server is not None
+        command = ssh_forward_hint(os.environ, server.port)
+        if command is None:
+            return []
+        shown = self.backend_url().partition("?")[2]
+        local = paste_url(bool(server.certfile), "localhost", server.port, server.base_url, "")
+        return [
+            "This server runs in an SSH session, and Colab's page reaches a plain-HTTP server",
+            "only on localhost. On your laptop, run:",
+            f"    {command}",
+            "then paste there:",
+            f"    {local}{'?' + shown if shown else ''}",
+        ]
+
     def _log_banner(self) -> None:
         server = self.serverapp
         if server is None or server.sock:
@@ -329,6 +346,10 @@ class ColabBridge(ExtensionApp):
                     "    This server has no token, and Colab needs one: restart it with "
                     "--IdentityProvider.token=<a long random string> and paste ?token=<it>"
                 )
+            lines.extend(self._ssh_lines())
+        kernel = colab_python_kernel(self.kernel_map)
+        mapped = " (c.ColabBridge.kernel_map)" if kernel != "python3" else ""
+        lines.append(f"Colab's Python notebooks run on kernel: {kernel}{mapped}")
         lines.append(f"Allowed page origins: {', '.join(self.origin_policy.describe())}")
         lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
         self.log.info("\n".join(lines))
