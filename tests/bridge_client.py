@@ -255,8 +255,11 @@ class KernelChannel:
         return "".join(stdout), reply, messages
 
 
-def install_kernelspec(kernel_dir: str, name: str) -> str:
-    """A kernelspec for this Python's ipykernel, as ``ipykernel install --name <name>`` makes."""
+def install_kernelspec(kernel_dir: str, name: str, metadata: dict[str, Any] | None = None) -> str:
+    """A kernelspec for this Python's ipykernel, as ``ipykernel install --name <name>`` makes.
+
+    ``metadata`` goes into kernel.json (e.g. a ``kernel_provisioner``).
+    """
     import os
     import sys
 
@@ -264,7 +267,8 @@ def install_kernelspec(kernel_dir: str, name: str) -> str:
     os.makedirs(spec)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     with open(os.path.join(spec, "kernel.json"), "w", encoding="utf-8") as f:
-        json.dump({"argv": argv, "display_name": name, "language": "python"}, f)
+        spec_json = {"argv": argv, "display_name": name, "language": "python"}
+        json.dump({**spec_json, "metadata": metadata or {}}, f)
     return name
 
 

@@ -105,6 +105,20 @@ async def test_tunnel_patch_session_changes_to_mapped_kernel(url: Any, jp_base_u
     assert patched.json()["kernel"]["name"] == "other"
 
 
+async def test_kernel_with_a_provisioner(
+    fetch: Any, token: str, jp_kernel_dir: Any, bridge_app: Any, jp_serverapp: Any
+) -> None:
+    provisioner = {"kernel_provisioner": {"provisioner_name": "local-provisioner"}}
+    install_kernelspec(str(jp_kernel_dir), "provisioned", provisioner)
+    bridge_app.kernel_mapper.kernel_map = {"python3": "provisioned"}
+    response = await fetch("api/sessions", "POST", page_headers(token), session_body())
+    assert response.code == 201, response.body
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    manager = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+    assert manager.kernel_name == "provisioned"
+    assert type(manager.provisioner).__name__ == "LocalProvisioner"
+
+
 # -- other clients are left alone -----------------------------------------------
 
 
