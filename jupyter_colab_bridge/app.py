@@ -305,7 +305,7 @@ class ColabBridge(ExtensionApp):
         """Inside an SSH session: the laptop's port forward, and the URL to paste there."""
         server = self.serverapp
         assert server is not None
-        command = ssh_forward_hint(os.environ, server.port)
+        command = ssh_forward_hint(os.environ, server.port, listen_ip=server.ip)
         if command is None:
             return []
         shown = self.backend_url().partition("?")[2]

@@ -58,9 +58,16 @@ def test_ssh_hint_ignores_values_sshd_does_not_set(value: str) -> None:
     assert ssh_forward_hint({"SSH_CONNECTION": value}, 8888, "u") is None
 
 
-def test_ssh_hint_ipv6() -> None:
+def test_ssh_hint_ipv6_and_listen_address() -> None:
     hint = ssh_forward_hint({"SSH_CONNECTION": "::1 5 fe80::1 22"}, 8888, "u")
     assert hint == "ssh -N -L 8888:localhost:8888 u@fe80::1"
+    env = {"SSH_CONNECTION": SSH}
+    for ip in ("", "0.0.0.0", "127.0.0.1", "localhost"):
+        assert (
+            ssh_forward_hint(env, 1, "u", listen_ip=ip) == "ssh -N -L 1:localhost:1 u@198.51.100.20"
+        )
+    only = ssh_forward_hint(env, 1, "u", listen_ip="10.0.0.5")
+    assert only == "ssh -N -L 1:10.0.0.5:1 u@198.51.100.20"
 
 
 async def test_url_command_names_kernel_and_forward(

@@ -58,7 +58,7 @@ async def describe_servers(servers: list[RunningServer]) -> list[dict[str, Any]]
     for server in servers:
         state, colab_ok = await bridge_state(server)
         config = bridge_config(server.pid)
-        ssh = ssh_forward_hint(os.environ, server.port)
+        ssh = ssh_forward_hint(os.environ, server.port, listen_ip=server.ip)
         described.append(
             {
                 "url": server.backend_url,

@@ -75,9 +75,16 @@ def colab_python_kernel(kernel_map: Mapping[str, str]) -> str:
 
 
 def ssh_forward_hint(
-    env: Mapping[str, str], port: Any, user: str | None = None, host: str | None = None
+    env: Mapping[str, str],
+    port: Any,
+    user: str | None = None,
+    host: str | None = None,
+    listen_ip: str | None = None,
 ) -> str | None:
     """In an SSH session: the command to run on the laptop to reach ``port`` here.
+
+    ``listen_ip`` is the server's ``ip``: the forward ends at ``localhost``
+    unless the server listens on one other address only.
 
     ``SSH_CONNECTION`` holds "client_ip client_port server_ip server_port";
     the host is its server address (a valid IP only), else this machine's
@@ -94,7 +101,10 @@ def ssh_forward_hint(
         return None
     host = host or server_ip or socket.gethostname()
     user = user or getpass.getuser()
-    return f"ssh -N -L {port}:localhost:{port} {user}@{host}"
+    end = "localhost"
+    if listen_ip and listen_ip not in (*_WILDCARD_IPS, "localhost", "127.0.0.1", "::1"):
+        end = f"[{listen_ip}]" if ":" in listen_ip else listen_ip
+    return f"ssh -N -L {port}:{end}:{port} {user}@{host}"
 
 
 def hub_paste_urls(env: Mapping[str, str]) -> tuple[str, str] | None:
