@@ -129,11 +129,18 @@ async def test_script_through_tunnel_is_left_alone(url: Any, jp_base_url: str) -
     assert reply.json()["kernel"]["name"] == "python3"
 
 
-async def test_jupyterlab_and_scripts_are_left_alone(fetch: Any, token: str) -> None:
+async def test_jupyterlab_and_scripts_are_left_alone(
+    fetch: Any, token: str, jp_http_port: int
+) -> None:
     headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
     response = await fetch("api/sessions", "POST", headers, session_body())
     assert response.code == 201, response.body
     assert json.loads(response.body)["kernel"]["name"] == "python3"
+    # JupyterLab's own fetches are same-origin: they carry the server's origin.
+    lab = {**headers, "Origin": f"http://127.0.0.1:{jp_http_port}"}
+    response = await fetch("api/kernels", "POST", lab, json.dumps({"name": "python3"}))
+    assert response.code == 201, response.body
+    assert json.loads(response.body)["name"] == "python3"
 
 
 # -- a map to a kernel that does not exist --------------------------------------
