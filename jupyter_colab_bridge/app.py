@@ -7,10 +7,12 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
+from tornado.routing import AnyMatches, Rule
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
-from .doctor.server_info import hub_paste_urls, paste_url
+from .doctor.server_info import colab_python_kernel, hub_paste_urls, paste_url, ssh_forward_hint
+from .protocol.kernel_map import validate_map
 from .protocol.origins import (
     COLAB_ORIGINS,
     OriginConfigError,
@@ -24,7 +26,10 @@ from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sample
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
+from .server.kernel_map import KernelMapper
+from .server.missing_routes import MissingRouteReporter
 from .server.nodelay import send_websocket_frames_at_once
+from .server.page_requests import PageRequestRouter
 from .server.proxied_ws import ProxiedWebSocketHandler
 
 SETTINGS_KEY = "colab_bridge"
@@ -171,6 +176,21 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
+    kernel_map = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        default_value={},
+        config=True,
+        help=(
+            "Which kernel a Colab notebook gets: kernel name the page asks for -> kernel "
+            "this server starts instead. Applies only to allowed pages (both ways in) "
+            "creating or changing a kernel; JupyterLab and scripts are left alone, and "
+            "replies name the kernel that really runs. `jupyter kernelspec list` shows "
+            "the names. Example: c.ColabBridge.kernel_map = {'python3': 'myenv', "
+            "'ir': 'conda-env-r-ir'}"
+        ),
+    )
+
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
 
@@ -199,6 +219,13 @@ class ColabBridge(ExtensionApp):
             raise TraitError(str(e)) from None
         return list(proposal["value"])
 
+    @validate("kernel_map")
+    def _check_kernel_map(self, proposal: dict[str, Any]) -> dict[str, str]:
+        try:
+            return validate_map(proposal["value"])
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+
     @validate(
         "max_message_bytes",
         "max_requests_in_flight",
@@ -226,6 +253,16 @@ class ColabBridge(ExtensionApp):
         assert self.serverapp is not None
         web_app = self.serverapp.web_app
         send_websocket_frames_at_once(web_app, self.log)
+        base_url = web_app.settings["base_url"]
+        self.kernel_mapper = KernelMapper(self.kernel_map, self.serverapp, base_url, self.log)
+        token = str(self.serverapp.identity_provider.token or "")
+        pages = PageRequestRouter(
+            web_app, self.kernel_mapper, MissingRouteReporter(base_url, token, self.log)
+        )
+        # First of the server's routes; direct mode's gate, which marks a page's
+        # requests, goes in front of it below.
+        web_app.default_router.rules.insert(0, Rule(AnyMatches(), pages))
+        IOLoop.current().add_callback(self.kernel_mapper.log_start_up)
         if self.direct_mode:
             rules = DirectModeRules(
                 self.origin_policy, web_app.settings["base_url"], self.allow_cookie_auth
@@ -264,6 +301,23 @@ class ColabBridge(ExtensionApp):
             shown = "..."  # as jupyter_server's own start-up lines do
         return paste_url(bool(server.certfile), server.ip, server.port, server.base_url, shown)
 
+    def _ssh_lines(self) -> list[str]:
+        """Inside an SSH session: the laptop's port forward, and the URL to paste there."""
+        server = self.serverapp
+        assert server is not None
+        command = ssh_forward_hint(os.environ, server.port, listen_ip=server.ip)
+        if command is None:
+            return []
+        shown = self.backend_url().partition("?")[2]
+        local = paste_url(bool(server.certfile), "localhost", server.port, server.base_url, "")
+        return [
+            "This server runs in an SSH session, and Colab's page reaches a plain-HTTP server",
+            "only on localhost. On your laptop, run:",
+            f"    {command}",
+            "then paste there:",
+            f"    {local}{'?' + shown if shown else ''}",
+        ]
+
     def _log_banner(self) -> None:
         server = self.serverapp
         if server is None or server.sock:
@@ -292,6 +346,10 @@ class ColabBridge(ExtensionApp):
                     "    This server has no token, and Colab needs one: restart it with "
                     "--IdentityProvider.token=<a long random string> and paste ?token=<it>"
                 )
+            lines.extend(self._ssh_lines())
+        kernel = colab_python_kernel(self.kernel_map)
+        mapped = " (c.ColabBridge.kernel_map)" if kernel != "python3" else ""
+        lines.append(f"Colab's Python notebooks run on kernel: {kernel}{mapped}")
         lines.append(f"Allowed page origins: {', '.join(self.origin_policy.describe())}")
         lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
         self.log.info("\n".join(lines))

@@ -157,13 +157,23 @@ class KernelChannel:
         self.session = Session(session=session_id, key=b"")
         self.is_ready = False
 
-    def send(self, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
+    def send(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        channel: str = "shell",
+        buffers: list[bytes] | None = None,
+    ) -> str:
+        """Send one message; ``buffers`` (binary parts) need the v1 subprotocol."""
         from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 
         msg = self.session.msg(msg_type, content=content)
         if self.v1:
-            self.ws.write_message(serialize_msg_to_ws_v1(msg, channel, _pack), binary=True)
+            parts = [_pack(msg[k]) for k in ("header", "parent_header", "metadata", "content")]
+            frame = serialize_msg_to_ws_v1([*parts, *(buffers or [])], channel)
+            self.ws.write_message(frame, binary=True)
         else:
+            assert not buffers, "binary buffers need the v1 kernel subprotocol"
             msg["channel"] = channel
             self.ws.write_message(_pack(msg).decode())
         return str(msg["header"]["msg_id"])
@@ -185,6 +195,7 @@ class KernelChannel:
                 "metadata": metadata,
                 "content": content,
                 "msg_type": header["msg_type"],
+                "buffers": [bytes(b) for b in parts[4:]],
             }
         assert isinstance(message, str)
         msg = json.loads(message)
@@ -242,6 +253,23 @@ class KernelChannel:
             elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 idle = True
         return "".join(stdout), reply, messages
+
+
+def install_kernelspec(kernel_dir: str, name: str, metadata: dict[str, Any] | None = None) -> str:
+    """A kernelspec for this Python's ipykernel, as ``ipykernel install --name <name>`` makes.
+
+    ``metadata`` goes into kernel.json (e.g. a ``kernel_provisioner``).
+    """
+    import os
+    import sys
+
+    spec = os.path.join(kernel_dir, name)
+    os.makedirs(spec)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    with open(os.path.join(spec, "kernel.json"), "w", encoding="utf-8") as f:
+        spec_json = {"argv": argv, "display_name": name, "language": "python"}
+        json.dump({**spec_json, "metadata": metadata or {}}, f)
+    return name
 
 
 async def login_cookies(fetch: Any, password: str) -> str:

@@ -49,6 +49,7 @@ from .diagnoses import (
     server_down,
     skipped,
 )
+from .kernel_facts import FACTS_CODE, facts_results, parse_facts
 from .kernel_run import run_code
 from .server_info import (
     BridgeConfig,
@@ -198,23 +199,29 @@ async def check_resources(session: BridgeSession) -> CheckResult:
     return resources_result(reply.status, reply.body)
 
 
-async def check_kernel(session: BridgeSession, timeout: float) -> CheckResult:
-    """Start a kernel, run 1+1 through proxied_ws, delete it."""
+async def check_kernel(session: BridgeSession, timeout: float) -> list[CheckResult]:
+    """Start Colab's Python kernel, run 1+1 through proxied_ws, ask what it has, delete it."""
     try:
-        run = await run_code(session, "1+1", timeout)
+        run = await run_code(session, "1+1", timeout, more=(FACTS_CODE,))
     except (ClientError, asyncio.TimeoutError) as e:
-        return CheckResult(
-            "kernel",
-            FAIL,
-            "the kernel check failed",
-            str(e) or "timed out",
-            "read the server log; try the kernel alone with `jupyter console`",
-        )
+        return [
+            CheckResult(
+                "kernel",
+                FAIL,
+                "the kernel check failed",
+                str(e) or "timed out",
+                "read the server log; try the kernel alone with `jupyter console`",
+            )
+        ]
     if run.result != "2":
-        return CheckResult("kernel", FAIL, f"1+1 gave {run.result!r}", "the kernel is broken")
+        return [CheckResult("kernel", FAIL, f"1+1 gave {run.result!r}", "the kernel is broken")]
     protocol = run.subprotocol or "the JSON kernel protocol"
-    summary = f"kernel {run.kernel_name}: 1+1 = 2 over {protocol}; deleted"
-    return CheckResult("kernel", PASS, summary)
+    summary = (
+        f"kernel {run.kernel_name}: 1+1 = 2 over {protocol}; deleted. "
+        "Colab's Python notebooks run on this kernel"
+    )
+    facts = parse_facts(run.more[0]) if run.more else None
+    return [CheckResult("kernel", PASS, summary), *facts_results(run.kernel_name, facts)]
 
 
 def _choose_target(
@@ -290,7 +297,7 @@ async def _bridge_checks(
         if not kernel:
             results.append(CheckResult("kernel", SKIP, "skipped (--no-kernel)"))
         else:
-            results.append(await check_kernel(session, timeout))
+            results.extend(await check_kernel(session, timeout))
         results.append(await check_resources(session))
         session.close()
     statuses = {COLAB_ORIGIN: seen}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -20,7 +21,14 @@ from ..protocol.paths import BRIDGE_PREFIX
 from .checks import run_doctor
 from .colab_client import DIAGNOSE_PATH, ConnectError, Target, probe
 from .diagnoses import FAIL, WARN, DoctorReport
-from .server_info import RunningServer, bridge_config, running_servers
+from .server_info import (
+    RunningServer,
+    bridge_config,
+    colab_python_kernel,
+    paste_url,
+    running_servers,
+    ssh_forward_hint,
+)
 
 _WIDTH = 100
 
@@ -50,6 +58,7 @@ async def describe_servers(servers: list[RunningServer]) -> list[dict[str, Any]]
     for server in servers:
         state, colab_ok = await bridge_state(server)
         config = bridge_config(server.pid)
+        ssh = ssh_forward_hint(os.environ, server.port, listen_ip=server.ip)
         described.append(
             {
                 "url": server.backend_url,
@@ -57,6 +66,16 @@ async def describe_servers(servers: list[RunningServer]) -> list[dict[str, Any]]
                 "colab_origin_allowed": colab_ok,
                 "allowed_origins": config.allowed_origins,
                 "allowed_origin_patterns": config.allowed_origin_patterns,
+                "colab_python_kernel": colab_python_kernel(config.kernel_map),
+                "ssh_forward": ssh,
+                "ssh_paste_url": ssh
+                and paste_url(
+                    server.scheme == "https",
+                    "localhost",
+                    server.port,
+                    server.base_url,
+                    server.token,
+                ),
                 "settings_read_from": config.sources,
                 "settings_error": config.error,
                 "root_dir": server.root_dir,
@@ -78,6 +97,11 @@ def print_servers(described: list[dict[str, Any]]) -> None:
         print(f"\n  {entry['url']}")
         print(f"    bridge: {entry['bridge']}; {COLAB_ORIGIN} allowed: {colab}")
         print(f"    allowed origins: {', '.join(origins) or '(none)'}")
+        print(f"    Colab's Python notebooks run on kernel: {entry['colab_python_kernel']}")
+        if entry["ssh_forward"]:
+            print("    in an SSH session: Colab reaches a plain-HTTP server only on localhost;")
+            print(f"    on your laptop run: {entry['ssh_forward']}")
+            print(f"    then paste there: {entry['ssh_paste_url']}")
         if entry["settings_error"]:
             print(f"    settings: {entry['settings_error']}")
         print(f"    root: {entry['root_dir']} (pid {entry['pid']})")

@@ -1,6 +1,8 @@
 """Run code on a fresh kernel through the bridge, as Colab's page does.
 
-The kernel is started with ``POST api/kernels`` through the
+The kernel is the one Colab's Python notebooks get: ``POST api/kernels``
+asks for ``python3`` as the page does, so ``ColabBridge.kernel_map`` applies,
+and the reply names the kernel that really runs. It is started through the
 ``http_over_websocket`` socket; its channels are opened through
 ``proxied_ws`` offering ``v1.kernel.websocket.jupyter.org`` (as
 ``@jupyterlab/services`` does, and the server picks it when offered), then
@@ -26,6 +28,9 @@ from ..protocol.paths import BRIDGE_PREFIX
 from .colab_client import BridgeSession, ClientError, connect
 
 KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+#: The kernel name Colab's page asks for in a Python notebook.
+COLAB_PYTHON_KERNEL = "python3"
 
 
 def shell_request(msg_type: str, content: dict[str, Any], session_id: str) -> dict[str, Any]:
@@ -89,21 +94,30 @@ class KernelRun:
     kernel_name: str
     subprotocol: str | None
     result: str
+    more: tuple[str, ...] = ()
 
 
-async def run_code(session: BridgeSession, code: str = "1+1", timeout: float = 60.0) -> KernelRun:
-    """Start a kernel, run ``code`` over proxied_ws, always delete the kernel."""
-    specs = await session.request("GET", "api/kernelspecs")
-    name = specs.json().get("default") or "python3"
-    started = await session.request("POST", "api/kernels", json.dumps({"name": name}), timeout)
+async def run_code(
+    session: BridgeSession,
+    code: str = "1+1",
+    timeout: float = 60.0,
+    more: tuple[str, ...] = (),
+) -> KernelRun:
+    """Start Colab's Python kernel, run ``code`` (then ``more``) over proxied_ws, delete it.
+
+    The results of ``more`` are empty strings where that code failed.
+    """
+    body = json.dumps({"name": COLAB_PYTHON_KERNEL})
+    started = await session.request("POST", "api/kernels", body, timeout)
     if started.status != 201:
         raise ClientError(
             f"POST api/kernels answered {started.status} {started.status_text}: "
             f"{started.body[:300].decode('utf-8', 'replace')}"
         )
     kernel_id = started.json()["id"]
+    name = str(started.json().get("name") or COLAB_PYTHON_KERNEL)  # what really runs
     try:
-        return await asyncio.wait_for(_execute(session, kernel_id, name, code), timeout)
+        return await asyncio.wait_for(_execute(session, kernel_id, name, code, more), timeout)
     except asyncio.TimeoutError:
         raise ClientError(f"the kernel did not answer {code!r} within {timeout:.0f} s") from None
     finally:
@@ -111,7 +125,9 @@ async def run_code(session: BridgeSession, code: str = "1+1", timeout: float = 6
             await session.request("DELETE", f"api/kernels/{kernel_id}")
 
 
-async def _execute(session: BridgeSession, kernel_id: str, name: str, code: str) -> KernelRun:
+async def _execute(
+    session: BridgeSession, kernel_id: str, name: str, code: str, more: tuple[str, ...]
+) -> KernelRun:
     session_id = uuid.uuid4().hex
     query = session.target.colab_query()
     query["session_id"] = session_id
@@ -124,33 +140,43 @@ async def _execute(session: BridgeSession, kernel_id: str, name: str, code: str)
     try:
         protocol = conn.selected_subprotocol
         await _wait_ready(conn, protocol, session_id)
-        request = execute_request(code, session_id)
-        await conn.write_message(
-            encode_kernel_message(request, protocol), binary=protocol == KERNEL_SUBPROTOCOL
-        )
-        msg_id = request["header"]["msg_id"]
-        while True:
-            frame = await conn.read_message()
-            if frame is None:
-                raise ClientError(
-                    f"the kernel socket closed (code {conn.close_code}, "
-                    f"reason {conn.close_reason!r}) before the result came"
-                )
-            msg = decode_kernel_message(frame)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            msg_type = msg["header"]["msg_type"]
-            content = msg.get("content", {})
-            if msg_type == "execute_result":
-                return KernelRun(name, protocol, str(content.get("data", {}).get("text/plain")))
-            if msg_type == "error" or (
-                msg_type == "execute_reply" and content.get("status") != "ok"
-            ):
-                raise ClientError(
-                    f"the kernel reported an error: {content.get('ename')}: {content.get('evalue')}"
-                )
+        result = await _result(conn, protocol, session_id, code)
+        extra = []
+        for snippet in more:
+            try:
+                extra.append(await _result(conn, protocol, session_id, snippet))
+            except ClientError:
+                extra.append("")
+        return KernelRun(name, protocol, result, tuple(extra))
     finally:
         conn.close()
+
+
+async def _result(conn: Any, protocol: str | None, session_id: str, code: str) -> str:
+    """The ``text/plain`` result of ``code``; ClientError on an error or a closed socket."""
+    request = execute_request(code, session_id)
+    await conn.write_message(
+        encode_kernel_message(request, protocol), binary=protocol == KERNEL_SUBPROTOCOL
+    )
+    msg_id = request["header"]["msg_id"]
+    while True:
+        frame = await conn.read_message()
+        if frame is None:
+            raise ClientError(
+                f"the kernel socket closed (code {conn.close_code}, "
+                f"reason {conn.close_reason!r}) before the result came"
+            )
+        msg = decode_kernel_message(frame)
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        msg_type = msg["header"]["msg_type"]
+        content = msg.get("content", {})
+        if msg_type == "execute_result":
+            return str(content.get("data", {}).get("text/plain"))
+        if msg_type == "error" or (msg_type == "execute_reply" and content.get("status") != "ok"):
+            raise ClientError(
+                f"the kernel reported an error: {content.get('ename')}: {content.get('evalue')}"
+            )
 
 
 async def _wait_ready(conn: Any, protocol: str | None, session_id: str) -> None:

@@ -11,9 +11,12 @@ the wire for this: the server is never asked for its configuration.
 
 from __future__ import annotations
 
+import getpass
 import glob
+import ipaddress
 import json
 import os
+import socket
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,6 +67,44 @@ def paste_url(secure: bool, ip: str | None, port: Any, base_url: str | None, tok
     if token:
         url += "?token=" + quote(token, safe="")
     return url
+
+
+def colab_python_kernel(kernel_map: Mapping[str, str]) -> str:
+    """The kernel Colab's Python notebooks (which ask for ``python3``) get."""
+    return kernel_map.get("python3", "python3")
+
+
+def ssh_forward_hint(
+    env: Mapping[str, str],
+    port: Any,
+    user: str | None = None,
+    host: str | None = None,
+    listen_ip: str | None = None,
+) -> str | None:
+    """In an SSH session: the command to run on the laptop to reach ``port`` here.
+
+    ``listen_ip`` is the server's ``ip``: the forward ends at ``localhost``
+    unless the server listens on one other address only.
+
+    ``SSH_CONNECTION`` holds "client_ip client_port server_ip server_port";
+    the host is its server address (a valid IP only), else this machine's
+    name. Colab's page reaches a plain-HTTP server only on ``localhost``, so
+    the laptop forwards its own port to this one. None outside SSH, or for a
+    value that is not what sshd sets.
+    """
+    fields = env.get("SSH_CONNECTION", "").split()
+    if len(fields) != 4 or not isinstance(port, int):
+        return None
+    try:
+        server_ip = str(ipaddress.ip_address(fields[2]))
+    except ValueError:
+        return None
+    host = host or server_ip or socket.gethostname()
+    user = user or getpass.getuser()
+    end = "localhost"
+    if listen_ip and listen_ip not in (*_WILDCARD_IPS, "localhost", "127.0.0.1", "::1"):
+        end = f"[{listen_ip}]" if ":" in listen_ip else listen_ip
+    return f"ssh -N -L {port}:{end}:{port} {user}@{host}"
 
 
 def hub_paste_urls(env: Mapping[str, str]) -> tuple[str, str] | None:
@@ -128,6 +169,7 @@ class BridgeConfig:
     disabled_by: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
     allowed_origin_patterns: list[str] = field(default_factory=list)
+    kernel_map: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -199,6 +241,7 @@ def bridge_config(pid: int | None = None) -> BridgeConfig:
         bridge.update_config(serverapp.config)
         result.allowed_origins = list(bridge.allowed_origins)
         result.allowed_origin_patterns = list(bridge.allowed_origin_patterns)
+        result.kernel_map = dict(bridge.kernel_map)
     except (TraitError, ValueError, OSError, SystemExit) as e:
         result.error = f"could not read the configuration: {e}"
     return result

@@ -5,5 +5,8 @@
 * :mod:`.proxied_ws`: ``http_over_websocket/proxied_ws/<path>``;
 * :mod:`.dispatch`: tunnelled requests served in-process by the server's own app;
 * :mod:`.corking`: bursts of small reply frames leave in few TCP segments;
-* :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly.
+* :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly;
+* :mod:`.page_requests`: an allowed page's requests, either way in, routed as usual;
+* :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied to those requests;
+* :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks.
 """

@@ -63,6 +63,7 @@ from tornado.routing import AnyMatches, Router, Rule
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
 from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, query_token
+from .page_requests import mark_from_page
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
 PREFLIGHT_MAX_AGE = 7200
@@ -208,6 +209,7 @@ class DirectModeGate(Router):
         origin = self.rules.page_origin(request)
         if origin is None:
             return None
+        mark_from_page(request)
         if is_preflight(request):
             if not self.rules.gets_cors(request):
                 return None  # jupyter_server's own answer, which the page cannot read

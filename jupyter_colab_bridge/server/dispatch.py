@@ -20,6 +20,7 @@ from tornado import httputil
 from tornado.iostream import StreamClosedError
 
 from ..protocol.frames import BridgeRequest, MessageId, ReplyFramer
+from .page_requests import mark_from_page
 
 #: Sends one text frame to the page; returns a future that resolves once it
 #: is flushed, or raises if the page has gone away.
@@ -162,12 +163,17 @@ async def dispatch(
     headers: Mapping[str, str],
     context: TunnelContext,
     send: FrameSender,
+    from_page: bool = False,
 ) -> TunnelConnection:
     """Start serving ``request`` through ``application``; return its connection.
 
-    The caller awaits ``connection.finished`` for the end of the reply.
+    ``from_page``: the socket had an (allowed) ``Origin``, so the request is an
+    allowed page's (:mod:`.page_requests`). The caller awaits
+    ``connection.finished`` for the end of the reply.
     """
     connection = TunnelConnection(context, request.message_id, send)
+    if from_page:
+        mark_from_page(connection)
     request_headers = httputil.HTTPHeaders(headers)
     body = request.body or b""
     if body or request.method in ("POST", "PUT", "PATCH"):

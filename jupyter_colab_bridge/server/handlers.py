@@ -131,7 +131,12 @@ class HttpOverWebSocketHandler(BridgeSocket):
         connection: TunnelConnection | None = None
         try:
             connection = await dispatch(
-                self.application, request, headers, self._context, self._send_frame
+                self.application,
+                request,
+                headers,
+                self._context,
+                self._send_frame,
+                from_page=self.page_origin is not None,
             )
             self._connections.add(connection)
             timeout = self.bridge.request_timeout or None
