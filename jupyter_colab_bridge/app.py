@@ -24,6 +24,7 @@ from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sample
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
+from .server.no_cookies import no_cookies_transform
 from .server.nodelay import send_websocket_frames_at_once
 from .server.proxied_ws import ProxiedWebSocketHandler
 
@@ -226,6 +227,7 @@ class ColabBridge(ExtensionApp):
         assert self.serverapp is not None
         web_app = self.serverapp.web_app
         send_websocket_frames_at_once(web_app, self.log)
+        web_app.add_transform(no_cookies_transform(self.origin_policy))
         if self.direct_mode:
             rules = DirectModeRules(
                 self.origin_policy, web_app.settings["base_url"], self.allow_cookie_auth

@@ -33,9 +33,9 @@ without the bridge.
   ``Access-Control-Allow-Credentials: true`` to responses of the API and files
   (``api/``, ``files/``), error responses included: never to HTML pages
   (``login``, ``tree``, ``lab``...). It adds ``Vary: Origin`` to every response
-  under ``base_url``, since these answers depend on the origin, and lets no
-  ``Set-Cookie`` through on a reply to such a page, nor beside
-  ``Access-Control-Allow-Credentials`` on any cross-origin reply.
+  under ``base_url``, since these answers depend on the origin. No reply to
+  such a page sets a cookie (:mod:`.no_cookies`, installed with or without
+  direct mode).
 * :func:`trust_allowlisted_origins` makes jupyter_server's own origin check
   pass for an allowlisted origin, as ``ServerApp.allow_origin`` would:
   jupyter_server asks ``IdentityProvider.should_check_origin`` whether to
@@ -108,8 +108,9 @@ class DirectModeRules:
         Only for exactly one ``Origin`` header, under ``base_url``, outside the
         bridge's own endpoints.
         """
-        if not request.path.startswith(self.base_url) or request.path.startswith(
-            self.bridge_prefix
+        path = request.path  # raw, as tornado routes it
+        if not path.startswith(self.base_url) or (
+            path == self.bridge_prefix or path.startswith(f"{self.bridge_prefix}/")
         ):
             return None
         origins = request.headers.get_list("Origin")
@@ -261,25 +262,10 @@ class CookieRefusedHandler(web.RequestHandler):
         self.finish(json.dumps({"message": COOKIE_REFUSED, "reason": "cookie without token"}))
 
 
-class HeadersWithoutCookies(httputil.HTTPHeaders):
-    """Response headers that take no ``Set-Cookie``.
-
-    tornado adds the cookies a handler set after the output transforms ran
-    (``RequestHandler.flush``), so a transform cannot remove them; it hands
-    back this map instead, which drops them as they are added.
-    """
-
-    def add(self, name: str, value: str, *args: Any, **kwargs: Any) -> None:
-        if name.lower() != "set-cookie":
-            super().add(name, value, *args, **kwargs)
-
-    def __setitem__(self, name: str, value: str) -> None:
-        if name.lower() != "set-cookie":
-            super().__setitem__(name, value)
-
-
 class CorsTransform(web.OutputTransform):
-    """CORS headers for allowlisted pages, ``Vary: Origin``, no cookies cross-origin.
+    """CORS headers for allowlisted pages and ``Vary: Origin``.
+
+    Cookies on these replies are dropped by :mod:`.no_cookies`, for every path.
 
     tornado instantiates a transform with the request alone; :func:`cors_transform`
     makes a subclass bound to the server's rules.
@@ -292,10 +278,6 @@ class CorsTransform(web.OutputTransform):
         self.origin = self.rules.page_origin(request)
         self.cors = self.origin is not None and self.rules.gets_cors(request)
         self.under_base_url = request.path.startswith(self.rules.base_url)
-        origin = request.headers.get("Origin")
-        self.cross_origin = origin is not None and not is_same_origin(
-            origin, request.protocol, request.host
-        )
 
     def transform_first_chunk(
         self,
@@ -314,10 +296,6 @@ class CorsTransform(web.OutputTransform):
             # a page on an allowed origin reads nothing but the API and files.
             for name in CORS_RESPONSE_HEADERS:
                 headers.pop(name, None)
-        if self.origin is not None or (
-            self.cross_origin and "Access-Control-Allow-Credentials" in headers
-        ):
-            headers = HeadersWithoutCookies(headers)
         return status_code, headers, chunk
 
 
