@@ -118,3 +118,16 @@ def check_proxied_path(relative: str) -> str:
     if segments[0] == BRIDGE_PREFIX:
         raise PathError("the bridge's own endpoints cannot be proxied")
     return relative
+
+
+def query_without(query: str, name: str) -> str:
+    """``query`` (no ``?``) without its ``name`` parameters; the rest byte for byte.
+
+    A parameter's name is compared percent-decoded (``%74oken`` is ``token``).
+    """
+    kept = []
+    for part in query.split("&"):
+        key = part.partition("=")[0].replace("+", " ")
+        if unquote(key, errors="replace") != name:
+            kept.append(part)
+    return "&".join(kept)

@@ -19,7 +19,10 @@ without the bridge.
     has its cookies removed, so that only the token can authenticate it. With
     ``ColabBridge.allow_cookie_auth`` both are left as they are;
   - the token in the query of a CORS fetch (``Sec-Fetch-Mode: cors``) or of a
-    WebSocket handshake is also given as ``Authorization: token``. A
+    WebSocket handshake without an ``Authorization`` header becomes its
+    ``Authorization: token``, and leaves the query, the URI and the parsed
+    arguments, so that no log line quoting the request (tornado's and
+    jupyter_server's error summaries, the access log) can show it. A
     JupyterHub single-user server ignores ``?token=`` unless
     ``HubAuth.allow_token_in_url`` is set, or the request says
     ``Sec-Fetch-Mode: websocket`` (which Chromium does not send on
@@ -62,7 +65,7 @@ from tornado.routing import AnyMatches, Router, Rule
 
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
-from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, query_token
+from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, take_query_token
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
 PREFLIGHT_MAX_AGE = 7200
@@ -226,9 +229,10 @@ class DirectModeGate(Router):
                 )
                 return self.application.get_handler_delegate(request, CookieRefusedHandler)
             del request.headers["Cookie"]  # only the token may authenticate this request
-        token = query_token(request)
-        if token is not None and "Authorization" not in request.headers and not_navigation(request):
-            request.headers["Authorization"] = f"token {token}"
+        if "Authorization" not in request.headers and not_navigation(request):
+            token = take_query_token(request)  # out of the URI, so out of every log line
+            if token is not None:
+                request.headers["Authorization"] = f"token {token}"
         return None
 
 
