@@ -60,6 +60,7 @@ import re
 from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 from tornado.routing import AnyMatches, Router, Rule
 
@@ -236,15 +237,33 @@ class DirectModeGate(Router):
         return None
 
 
-class PreflightHandler(web.RequestHandler):
-    """Answers a preflight that :class:`DirectModeGate` let through: 204."""
+class PreflightHandler(JupyterHandler):
+    """Answers a preflight that :class:`DirectModeGate` let through: 204.
+
+    A :class:`JupyterHandler` only for its ``Host`` check, the one the bridge's
+    sockets pass (DNS rebinding: a non-local ``Host`` gets 403 and a log line,
+    unless ``ServerApp.allow_remote_access``); nothing else of its ``prepare``
+    runs, as a preflight carries no credentials.
+    """
 
     def initialize(self, origin: str) -> None:
         self.origin = origin
 
     def set_default_headers(self) -> None:
-        """No Content-Type: a preflight answer has no body."""
+        """No Content-Type (a preflight answer has no body), no CORS of jupyter_server's."""
         self.clear_header("Content-Type")
+
+    @allow_unauthenticated
+    def prepare(self) -> None:  # type: ignore[override]  # no auth: a preflight has no credentials
+        """Refuse a non-local ``Host`` as jupyter_server does."""
+        self.current_user = None
+        if not self.check_host():
+            raise web.HTTPError(403)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A plain-text refusal; it allows no method or header, so the browser fails the fetch."""
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"{status_code} {self._reason}\n")
 
     @allow_unauthenticated
     def options(self, *args: Any, **kwargs: Any) -> None:
@@ -257,6 +276,12 @@ class PreflightHandler(web.RequestHandler):
 
 class CookieRefusedHandler(web.RequestHandler):
     """403 for a page's request that carried cookies and no token (any method)."""
+
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF check: every method is refused in :meth:`prepare`, with the readable reason.
+
+        tornado checks XSRF before ``prepare``; its refusal would hide this one.
+        """
 
     @allow_unauthenticated
     def prepare(self) -> None:
