@@ -47,7 +47,8 @@ class ColabBridge(ExtensionApp):
         help=(
             "Exact origins (scheme://host[:port]) of the web pages that may use this "
             "server through the bridge or direct mode; by default Colab's two origins. "
-            "Any other page gets HTTP 403 on the bridge's sockets, token or not. "
+            "Any other page gets HTTP 403 on the bridge's sockets, token or not. Compared "
+            "in lower case, as browsers send origins. "
             "Example: c.ColabBridge.allowed_origins = ['https://colab.research.google.com', "
             "'https://colab.google.com', 'http://localhost:5173']"
         ),
@@ -58,7 +59,10 @@ class ColabBridge(ExtensionApp):
         config=True,
         help=(
             "Regular expressions for further allowed origins; each must match the "
-            "whole origin (re.fullmatch), never a prefix. Example: "
+            "whole origin (re.fullmatch), never a prefix, as browsers send it (scheme and "
+            "host in lower case). A pattern that also matches an unrelated origin (such as "
+            "https://evil.com or https://attacker.github.io) or has an unescaped '.' (which "
+            "matches any character: write '\\.') stops the server at start-up. Example: "
             r"c.ColabBridge.allowed_origin_patterns = ['https://[a-z0-9-]+\.colab\.example\.com']"
         ),
     )
