@@ -91,3 +91,11 @@ class TestRemoteAccess:
     async def test_any_host(self, fetch: Any) -> None:
         response = await fetch("api/kernels", "OPTIONS", {**PREFLIGHT, "Host": "box.lan:8888"})
         assert response.code == 204
+
+
+@pytest.mark.parametrize("path", ["http_over_websocketx", "http_over_websocket%2Fdiagnose"])
+async def test_only_the_bridges_own_routes_skip_the_gate(fetch: Any, token: str, path: str) -> None:
+    """The bridge judges its own handshakes; a path that only looks like them meets the gate."""
+    response = await fetch(path, headers={**PAGE, "Cookie": "username-x=1"})
+    assert response.code == 403
+    assert json.loads(response.body)["message"] == COOKIE_REFUSED
