@@ -28,6 +28,7 @@ from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
 from .server.kernel_map import KernelMapper
 from .server.missing_routes import MissingRouteReporter
+from .server.no_cookies import no_cookies_transform
 from .server.nodelay import send_websocket_frames_at_once
 from .server.page_requests import PageRequestRouter
 from .server.proxied_ws import ProxiedWebSocketHandler
@@ -51,7 +52,8 @@ class ColabBridge(ExtensionApp):
         help=(
             "Exact origins (scheme://host[:port]) of the web pages that may use this "
             "server through the bridge or direct mode; by default Colab's two origins. "
-            "Any other page gets HTTP 403 on the bridge's sockets, token or not. "
+            "Any other page gets HTTP 403 on the bridge's sockets, token or not. Compared "
+            "in lower case, as browsers send origins. "
             "Example: c.ColabBridge.allowed_origins = ['https://colab.research.google.com', "
             "'https://colab.google.com', 'http://localhost:5173']"
         ),
@@ -62,7 +64,10 @@ class ColabBridge(ExtensionApp):
         config=True,
         help=(
             "Regular expressions for further allowed origins; each must match the "
-            "whole origin (re.fullmatch), never a prefix. Example: "
+            "whole origin (re.fullmatch), never a prefix, as browsers send it (scheme and "
+            "host in lower case). A pattern that also matches an unrelated origin (such as "
+            "https://evil.com or https://attacker.github.io) or has an unescaped '.' (which "
+            "matches any character: write '\\.') stops the server at start-up. Example: "
             r"c.ColabBridge.allowed_origin_patterns = ['https://[a-z0-9-]+\.colab\.example\.com']"
         ),
     )
@@ -263,6 +268,7 @@ class ColabBridge(ExtensionApp):
         # requests, goes in front of it below.
         web_app.default_router.rules.insert(0, Rule(AnyMatches(), pages))
         IOLoop.current().add_callback(self.kernel_mapper.log_start_up)
+        web_app.add_transform(no_cookies_transform(self.origin_policy))
         if self.direct_mode:
             rules = DirectModeRules(
                 self.origin_policy, web_app.settings["base_url"], self.allow_cookie_auth

@@ -14,8 +14,16 @@ COLAB_ORIGINS = ("https://colab.research.google.com", "https://colab.google.com"
 
 #: Origins no one's allowlist should match: a pattern that matches any of them
 #: would let unrelated pages in, so it stops the server (an allow-all in disguise).
+#: Reserved names and addresses, and the shapes of real-world hosts anyone can
+#: get: a ``.com``, ``.io`` and ``.app`` name, a ``github.io`` page, IPv6 literals.
 UNRELATED_ORIGINS = (
     "https://evil.example",
+    "https://evil.com",
+    "https://attacker.io",
+    "https://evil.app",
+    "https://attacker.github.io",
+    "http://[2001:db8::1]",
+    "https://[2001:db8::7]:8443",
     "http://attacker.test:8080",
     "https://attacker.test",
     "http://192.0.2.1",
@@ -85,7 +93,49 @@ def compile_origin_pattern(pattern: str) -> re.Pattern[str]:
                 f"{origin!r}, an unrelated origin, so it would let any site in; write a "
                 r"pattern for your own origins only, like 'https://[a-z0-9-]+\.example\.com'"
             )
+    dot = bare_dot(pattern)
+    if dot is not None:
+        # The pattern read literally, with an X for that dot: an origin it lets in.
+        also = (pattern[:dot] + "X" + pattern[dot + 1 :]).replace("\\.", ".")
+        example = f", such as {also!r}" if compiled.fullmatch(also) else ""
+        raise OriginConfigError(
+            f"{pattern!r} in ColabBridge.allowed_origin_patterns has an unescaped '.' "
+            f"(at {pattern[max(0, dot - 6) : dot + 7]!r}), which matches any character, so "
+            f"it also lets in hosts that differ there{example}, a name anyone can register; "
+            r"write '\.' for a dot between host labels, or list the exact origin in "
+            "ColabBridge.allowed_origins"
+        )
     return compiled
+
+
+def bare_dot(pattern: str) -> int | None:
+    """The index of the first ``.`` of ``pattern`` that matches one arbitrary character.
+
+    That is a ``.`` outside a character class, not escaped and not followed by
+    a quantifier (``.+``, ``.*``, ``.?``, ``.{m,n}`` are judged by the unrelated
+    origins they match). In an origin it sits between host labels, where the
+    writer almost always meant a literal dot. None when there is none.
+    """
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i += 1
+            if i < len(pattern) and pattern[i] == "^":
+                i += 1
+            if i < len(pattern) and pattern[i] == "]":
+                i += 1  # a literal ']' first in the class
+            while i < len(pattern) and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+            continue
+        if char == "." and (i + 1 >= len(pattern) or pattern[i + 1] not in "*+?{"):
+            return i
+        i += 1
+    return None
 
 
 def is_same_origin(origin: str, scheme: str, host: str) -> bool:
@@ -106,8 +156,10 @@ def is_same_origin(origin: str, scheme: str, host: str) -> bool:
 class OriginPolicy:
     """Decides whether the page at an ``Origin`` may use the bridge.
 
-    Exact origins compare case-insensitively; patterns must match the whole
-    origin (``re.fullmatch``), never a prefix.
+    Origins are compared in the form browsers send them, scheme and host in
+    lower case (configured exact origins are lower-cased; an ``Origin`` with
+    an upper-case letter is refused); patterns must match the whole origin
+    (``re.fullmatch``), never a prefix.
     """
 
     def __init__(self, origins: Iterable[str], patterns: Iterable[str] = ()) -> None:
@@ -118,12 +170,11 @@ class OriginPolicy:
 
     def allows(self, origin: str) -> bool:
         """Whether one ``Origin`` header value is on the allowlist."""
-        if not origin or origin == "null" or "," in origin:
-            return False
-        lowered = origin.lower()
-        if lowered in self.origins:
+        if not origin or origin == "null" or "," in origin or origin != origin.lower():
+            return False  # browsers send scheme and host in lower case
+        if origin in self.origins:
             return True
-        return any(p.fullmatch(origin) or p.fullmatch(lowered) for p in self.patterns)
+        return any(p.fullmatch(origin) for p in self.patterns)
 
     def describe(self) -> Sequence[str]:
         """The allowlist as the user wrote it, for logs and banners."""

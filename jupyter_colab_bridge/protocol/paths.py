@@ -78,9 +78,15 @@ CORS_PREFIXES = ("api/", "files/")
 def in_cors_scope(path: str, base_url: str) -> bool:
     """Whether a request path (no query) is under ``base_url``'s API or files.
 
-    Judged on the percent-decoded, dot-segment-resolved path, so that
-    ``api/../login`` counts as ``login``.
+    Judged on the raw path, the one tornado routes: it must itself start with
+    ``base_url`` and ``api/`` or ``files/``. A browser sends ``..%2F`` as it is
+    (it is no dot segment), so ``lab/tree/..%2F..%2Fapi/x`` is JupyterLab's page
+    and stays out of scope, however it decodes. The percent-decoded,
+    dot-segment-resolved path must be in scope too, so that ``api/../login``
+    counts as ``login``.
     """
+    if not path.startswith(base_url) or not path[len(base_url) :].startswith(CORS_PREFIXES):
+        return False
     try:
         normalized = _normalized(path)
         base = _normalized(base_url)
@@ -112,3 +118,16 @@ def check_proxied_path(relative: str) -> str:
     if segments[0] == BRIDGE_PREFIX:
         raise PathError("the bridge's own endpoints cannot be proxied")
     return relative
+
+
+def query_without(query: str, name: str) -> str:
+    """``query`` (no ``?``) without its ``name`` parameters; the rest byte for byte.
+
+    A parameter's name is compared percent-decoded (``%74oken`` is ``token``).
+    """
+    kept = []
+    for part in query.split("&"):
+        key = part.partition("=")[0].replace("+", " ")
+        if unquote(key, errors="replace") != name:
+            kept.append(part)
+    return "&".join(kept)

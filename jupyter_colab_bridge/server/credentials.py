@@ -23,6 +23,8 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 
+from ..protocol.paths import query_without
+
 #: Why a page's request with a cookie and no token is refused, and the fix (for the log).
 COOKIE_WITHOUT_TOKEN = (
     "it carried a login cookie and no token; paste the URL with its token into the page "
@@ -39,6 +41,25 @@ def query_token(request: httputil.HTTPServerRequest) -> str | None:
         return values[0].decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def take_query_token(request: httputil.HTTPServerRequest) -> str | None:
+    """Remove the page's ``?token=`` from ``request`` and return it (see :func:`query_token`).
+
+    The token leaves the URI, the query and the parsed arguments, so that no
+    log line that quotes the request (tornado's and jupyter_server's error
+    summaries, the access log) can show it. The caller makes it the request's
+    ``Authorization`` instead. None, and ``request`` untouched, when the query
+    holds no single token.
+    """
+    token = query_token(request)
+    if token is None:
+        return None
+    request.query = query_without(request.query, "token")
+    request.uri = f"{request.path}?{request.query}" if request.query else request.path
+    request.query_arguments = {k: v for k, v in request.query_arguments.items() if k != "token"}
+    request.arguments = {k: list(v) for k, v in request.query_arguments.items()}
+    return token
 
 
 def carries_token(request: httputil.HTTPServerRequest) -> bool:

@@ -19,7 +19,10 @@ without the bridge.
     has its cookies removed, so that only the token can authenticate it. With
     ``ColabBridge.allow_cookie_auth`` both are left as they are;
   - the token in the query of a CORS fetch (``Sec-Fetch-Mode: cors``) or of a
-    WebSocket handshake is also given as ``Authorization: token``. A
+    WebSocket handshake without an ``Authorization`` header becomes its
+    ``Authorization: token``, and leaves the query, the URI and the parsed
+    arguments, so that no log line quoting the request (tornado's and
+    jupyter_server's error summaries, the access log) can show it. A
     JupyterHub single-user server ignores ``?token=`` unless
     ``HubAuth.allow_token_in_url`` is set, or the request says
     ``Sec-Fetch-Mode: websocket`` (which Chromium does not send on
@@ -33,9 +36,9 @@ without the bridge.
   ``Access-Control-Allow-Credentials: true`` to responses of the API and files
   (``api/``, ``files/``), error responses included: never to HTML pages
   (``login``, ``tree``, ``lab``...). It adds ``Vary: Origin`` to every response
-  under ``base_url``, since these answers depend on the origin, and lets no
-  ``Set-Cookie`` through on a reply to such a page, nor beside
-  ``Access-Control-Allow-Credentials`` on any cross-origin reply.
+  under ``base_url``, since these answers depend on the origin. No reply to
+  such a page sets a cookie (:mod:`.no_cookies`, installed with or without
+  direct mode).
 * :func:`trust_allowlisted_origins` makes jupyter_server's own origin check
   pass for an allowlisted origin, as ``ServerApp.allow_origin`` would:
   jupyter_server asks ``IdentityProvider.should_check_origin`` whether to
@@ -57,12 +60,13 @@ import re
 from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 from tornado.routing import AnyMatches, Router, Rule
 
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
-from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, query_token
+from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, take_query_token
 from .page_requests import mark_from_page
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
@@ -109,8 +113,9 @@ class DirectModeRules:
         Only for exactly one ``Origin`` header, under ``base_url``, outside the
         bridge's own endpoints.
         """
-        if not request.path.startswith(self.base_url) or request.path.startswith(
-            self.bridge_prefix
+        path = request.path  # raw, as tornado routes it
+        if not path.startswith(self.base_url) or (
+            path == self.bridge_prefix or path.startswith(f"{self.bridge_prefix}/")
         ):
             return None
         origins = request.headers.get_list("Origin")
@@ -227,21 +232,40 @@ class DirectModeGate(Router):
                 )
                 return self.application.get_handler_delegate(request, CookieRefusedHandler)
             del request.headers["Cookie"]  # only the token may authenticate this request
-        token = query_token(request)
-        if token is not None and "Authorization" not in request.headers and not_navigation(request):
-            request.headers["Authorization"] = f"token {token}"
+        if "Authorization" not in request.headers and not_navigation(request):
+            token = take_query_token(request)  # out of the URI, so out of every log line
+            if token is not None:
+                request.headers["Authorization"] = f"token {token}"
         return None
 
 
-class PreflightHandler(web.RequestHandler):
-    """Answers a preflight that :class:`DirectModeGate` let through: 204."""
+class PreflightHandler(JupyterHandler):
+    """Answers a preflight that :class:`DirectModeGate` let through: 204.
+
+    A :class:`JupyterHandler` only for its ``Host`` check, the one the bridge's
+    sockets pass (DNS rebinding: a non-local ``Host`` gets 403 and a log line,
+    unless ``ServerApp.allow_remote_access``); nothing else of its ``prepare``
+    runs, as a preflight carries no credentials.
+    """
 
     def initialize(self, origin: str) -> None:
         self.origin = origin
 
     def set_default_headers(self) -> None:
-        """No Content-Type: a preflight answer has no body."""
+        """No Content-Type (a preflight answer has no body), no CORS of jupyter_server's."""
         self.clear_header("Content-Type")
+
+    @allow_unauthenticated
+    def prepare(self) -> None:  # type: ignore[override]  # no auth: a preflight has no credentials
+        """Refuse a non-local ``Host`` as jupyter_server does."""
+        self.current_user = None
+        if not self.check_host():
+            raise web.HTTPError(403)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A plain-text refusal; it allows no method or header, so the browser fails the fetch."""
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"{status_code} {self._reason}\n")
 
     @allow_unauthenticated
     def options(self, *args: Any, **kwargs: Any) -> None:
@@ -255,6 +279,12 @@ class PreflightHandler(web.RequestHandler):
 class CookieRefusedHandler(web.RequestHandler):
     """403 for a page's request that carried cookies and no token (any method)."""
 
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF check: every method is refused in :meth:`prepare`, with the readable reason.
+
+        tornado checks XSRF before ``prepare``; its refusal would hide this one.
+        """
+
     @allow_unauthenticated
     def prepare(self) -> None:
         """Refuse before any method runs; WebSocket handshakes included."""
@@ -263,25 +293,10 @@ class CookieRefusedHandler(web.RequestHandler):
         self.finish(json.dumps({"message": COOKIE_REFUSED, "reason": "cookie without token"}))
 
 
-class HeadersWithoutCookies(httputil.HTTPHeaders):
-    """Response headers that take no ``Set-Cookie``.
-
-    tornado adds the cookies a handler set after the output transforms ran
-    (``RequestHandler.flush``), so a transform cannot remove them; it hands
-    back this map instead, which drops them as they are added.
-    """
-
-    def add(self, name: str, value: str, *args: Any, **kwargs: Any) -> None:
-        if name.lower() != "set-cookie":
-            super().add(name, value, *args, **kwargs)
-
-    def __setitem__(self, name: str, value: str) -> None:
-        if name.lower() != "set-cookie":
-            super().__setitem__(name, value)
-
-
 class CorsTransform(web.OutputTransform):
-    """CORS headers for allowlisted pages, ``Vary: Origin``, no cookies cross-origin.
+    """CORS headers for allowlisted pages and ``Vary: Origin``.
+
+    Cookies on these replies are dropped by :mod:`.no_cookies`, for every path.
 
     tornado instantiates a transform with the request alone; :func:`cors_transform`
     makes a subclass bound to the server's rules.
@@ -294,10 +309,6 @@ class CorsTransform(web.OutputTransform):
         self.origin = self.rules.page_origin(request)
         self.cors = self.origin is not None and self.rules.gets_cors(request)
         self.under_base_url = request.path.startswith(self.rules.base_url)
-        origin = request.headers.get("Origin")
-        self.cross_origin = origin is not None and not is_same_origin(
-            origin, request.protocol, request.host
-        )
 
     def transform_first_chunk(
         self,
@@ -316,10 +327,6 @@ class CorsTransform(web.OutputTransform):
             # a page on an allowed origin reads nothing but the API and files.
             for name in CORS_RESPONSE_HEADERS:
                 headers.pop(name, None)
-        if self.origin is not None or (
-            self.cross_origin and "Access-Control-Allow-Credentials" in headers
-        ):
-            headers = HeadersWithoutCookies(headers)
         return status_code, headers, chunk
 
 

@@ -437,6 +437,22 @@ async def test_navigation_with_token_does_not_log_in(alice: HubUser, path: str) 
     assert again.code == 403, describe(again)
 
 
+@pytest.mark.parametrize("way", ["auth-url", "query-token"])
+async def test_bridge_handshakes_set_no_cookie(alice: HubUser, way: str) -> None:
+    """The bridge's own handshakes (main and proxied_ws) answer 101 with no cookie."""
+    for endpoint in ("http_over_websocket", "http_over_websocket/proxied_ws/api/events/subscribe"):
+        if way == "auth-url":
+            url, headers = bridge_url(alice, endpoint), websocket_headers(COLAB_ORIGINS[0])
+        else:  # the Hub takes ?token= on a WebSocket that says Sec-Fetch-Mode: websocket
+            url = f"{alice.ws_url}{endpoint}?{urlencode({'token': alice.token})}"
+            headers = fetch_metadata_websocket_headers(COLAB_ORIGINS[0])
+        ws = await open_socket(url, headers)
+        try:
+            assert list(ws.headers.get_list("Set-Cookie")) == [], (endpoint, ws.headers)
+        finally:
+            ws.close()
+
+
 # -- a server that is not running -----------------------------------------------------
 async def test_server_not_running(carol: HubUser) -> None:
     """The proxy sends the server's URLs to the Hub, which says the server is not running.
