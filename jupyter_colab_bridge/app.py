@@ -53,7 +53,9 @@ class ColabBridge(ExtensionApp):
             "Exact origins (scheme://host[:port]) of the web pages that may use this "
             "server through the bridge or direct mode; by default Colab's two origins. "
             "Any other page gets HTTP 403 on the bridge's sockets, token or not. Compared "
-            "in lower case, as browsers send origins. "
+            "in lower case, as browsers send origins: an entry is lower-cased, and a "
+            "request whose Origin has an upper-case letter is refused. '*', 'null', empty "
+            "entries and entries with a path stop the server at start-up. "
             "Example: c.ColabBridge.allowed_origins = ['https://colab.research.google.com', "
             "'https://colab.google.com', 'http://localhost:5173']"
         ),
@@ -67,7 +69,8 @@ class ColabBridge(ExtensionApp):
             "whole origin (re.fullmatch), never a prefix, as browsers send it (scheme and "
             "host in lower case). A pattern that also matches an unrelated origin (such as "
             "https://evil.com or https://attacker.github.io) or has an unescaped '.' (which "
-            "matches any character: write '\\.') stops the server at start-up. Example: "
+            "matches any character: write '\\.') stops the server at start-up with a "
+            "message naming the pattern. Example: "
             r"c.ColabBridge.allowed_origin_patterns = ['https://[a-z0-9-]+\.colab\.example\.com']"
         ),
     )
@@ -192,7 +195,7 @@ class ColabBridge(ExtensionApp):
             "creating or changing a kernel; JupyterLab and scripts are left alone, and "
             "replies name the kernel that really runs. `jupyter kernelspec list` shows "
             "the names. Example: c.ColabBridge.kernel_map = {'python3': 'myenv', "
-            "'ir': 'conda-env-r-ir'}"
+            "'ir': 'conda-env-r-r'}"
         ),
     )
 
