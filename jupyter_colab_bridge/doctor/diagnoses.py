@@ -281,10 +281,10 @@ def explain_refused_handshake(
             + (" (it is protected by a password only)" if local.password else "")
             + ": Colab's page authenticates with a token, never with a password or a "
             "login cookie",
-            "restart the server with a token: `jupyter server --IdentityProvider.token="
-            '<a long random string>` (make one with `python -c "import secrets; '
-            'print(secrets.token_urlsafe(32))"`), or set c.IdentityProvider.token in '
-            "jupyter_server_config.py; then paste "
+            "restart the server with a token: `JUPYTER_TOKEN=<a long random string> "
+            "jupyter server` or `jupyter server --IdentityProvider.token=<it>` (make one "
+            'with `python -c "import secrets; print(secrets.token_urlsafe(32))"`), or set '
+            "c.IdentityProvider.token in jupyter_server_config.py; then paste "
             f"{target.scheme}://{target.netloc}{target.base_url}?token=<that token>",
         )
     fix = (

@@ -9,9 +9,12 @@ Order of checks at the handshake, all before the upgrade:
    accepts as ``Authorization: token ...`` (asked in-process,
    :mod:`.credentials`), the socket is authenticated with that header.
    Nothing is ever fetched. A URL without a token adds no credential.
-3. Credentials from a page are tokens (PROTOCOL.md section 4): a handshake
-   from a browser origin with cookies and no token is refused, and with a
-   token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
+3. Credentials from a page are tokens (PROTOCOL.md section 4): on a server
+   with authentication turned off (no token can be accepted) every page is
+   refused; a handshake with an ``Authorization`` header and a different
+   ``?token=`` is refused (one credential per socket, the one forwarded); a
+   handshake from a browser origin with cookies and no token is refused, and
+   with a token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
 4. jupyter_server's own ``prepare`` (Host check, identity provider), then
    ``@ws_authenticated`` and the authorizer in each handler's ``get``, then
    the socket's place under its connection limit.
@@ -32,7 +35,16 @@ from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
-from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, token_user
+from ..protocol.origins import is_same_origin
+from .credentials import (
+    AUTH_TURNED_OFF,
+    CONFLICTING_CREDENTIALS,
+    COOKIE_WITHOUT_TOKEN,
+    auth_turned_off,
+    carries_token,
+    conflicting_credentials,
+    token_user,
+)
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
@@ -150,10 +162,27 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403)
         del self.request.headers["Cookie"]  # only the token may authenticate this socket
 
+    def _refuse_without_a_token(self) -> None:
+        """Tokens only: refuse a page when none can be accepted, or two conflict."""
+        origin = self.page_origin
+        if (
+            origin is not None
+            and auth_turned_off(self.identity_provider)
+            and not is_same_origin(origin, self.request.protocol, self.request.host)
+        ):
+            self.log.warning(
+                "Colab bridge: refused a WebSocket from %s: %s", origin, AUTH_TURNED_OFF
+            )
+            raise web.HTTPError(403)
+        if conflicting_credentials(self.request):
+            self.log.warning("Colab bridge: refused a WebSocket: %s", CONFLICTING_CREDENTIALS)
+            raise web.HTTPError(403)
+
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         """Check origin and credentials, then let jupyter_server authenticate."""
         self._refuse_origin()
         if self.checks_credentials:
+            self._refuse_without_a_token()
             await self._apply_auth_url()
             self._apply_cookie_rule()
         prepared = super().prepare(*args, **kwargs)
@@ -195,6 +224,18 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         if self._counted:
             self.connection_pool()[0].discard(self)
             self._counted = False
+
+    def stop_pings(self) -> None:
+        """Stop jupyter_server's ping timer now (``WebSocketMixin`` waits for its next tick)."""
+        ping = getattr(self, "ping_callback", None)
+        if ping is not None:
+            ping.stop()
+            self.ping_callback = None
+
+    def on_close(self) -> None:
+        """Stop pings at once, so nothing keeps a closed socket's handler alive."""
+        self.stop_pings()
+        super().on_close()
 
     def upstream_credentials(self) -> dict[str, str]:
         """The headers that carry this socket's authentication to the server.

@@ -62,7 +62,13 @@ from tornado.routing import AnyMatches, Router, Rule
 
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
-from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, query_token
+from .credentials import (
+    AUTH_TURNED_OFF,
+    COOKIE_WITHOUT_TOKEN,
+    auth_turned_off,
+    carries_token,
+    query_token,
+)
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
 PREFLIGHT_MAX_AGE = 7200
@@ -78,6 +84,12 @@ CORS_RESPONSE_HEADERS = (
     "Access-Control-Expose-Headers",
 )
 
+#: What a page is told by a server with authentication turned off.
+NO_AUTH_REFUSED = (
+    "This Jupyter server runs without authentication, so a web page cannot use it: "
+    "restart it with a token (JUPYTER_TOKEN or c.IdentityProvider.token) and connect "
+    "with ?token=<it>."
+)
 #: What a page is told when it sends a cookie and no token.
 COOKIE_REFUSED = (
     "This server accepts no login cookie from another site's page: send the token. "
@@ -214,6 +226,8 @@ class DirectModeGate(Router):
             return self.application.get_handler_delegate(
                 request, PreflightHandler, {"origin": origin}
             )
+        if auth_turned_off(self.application.settings.get("identity_provider")):
+            return self._refuse_without_auth(request, origin)
         if "Cookie" in request.headers and not self.rules.allow_cookie_auth:
             if not carries_token(request):
                 self.log.warning(
@@ -229,6 +243,19 @@ class DirectModeGate(Router):
         if token is not None and "Authorization" not in request.headers and not_navigation(request):
             request.headers["Authorization"] = f"token {token}"
         return None
+
+    def _refuse_without_auth(
+        self, request: httputil.HTTPServerRequest, origin: str
+    ) -> httputil.HTTPMessageDelegate:
+        """Tokens only: a server without authentication cannot accept one from a page."""
+        self.log.warning(
+            "Colab bridge: refused %s %s from %s: %s",
+            request.method,
+            request.path,
+            origin,
+            AUTH_TURNED_OFF,
+        )
+        return self.application.get_handler_delegate(request, NoAuthRefusedHandler)
 
 
 class PreflightHandler(web.RequestHandler):
@@ -259,6 +286,17 @@ class CookieRefusedHandler(web.RequestHandler):
         self.set_status(403)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": COOKIE_REFUSED, "reason": "cookie without token"}))
+
+
+class NoAuthRefusedHandler(web.RequestHandler):
+    """403 for every request of a page to a server with authentication turned off."""
+
+    @allow_unauthenticated
+    def prepare(self) -> None:
+        """Refuse before any method runs; WebSocket handshakes included."""
+        self.set_status(403)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": NO_AUTH_REFUSED, "reason": "authentication off"}))
 
 
 class HeadersWithoutCookies(httputil.HTTPHeaders):
