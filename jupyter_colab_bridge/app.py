@@ -21,6 +21,7 @@ from .protocol.origins import (
 from .protocol.paths import BRIDGE_PREFIX
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
+from .server.base import EXTENSION_NAME
 from .server.credentials import HOW_TO_SET_A_TOKEN
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
@@ -29,15 +30,13 @@ from .server.nodelay import send_websocket_frames_at_once
 from .server.proxied_ws import ProxiedWebSocketHandler
 from .server.tunnel import AbandonedRequests
 
-SETTINGS_KEY = "colab_bridge"
-
 _KERNEL_ID = r"(?P<kernel_id>[\w-]+)"
 
 
 class ColabBridge(ExtensionApp):
     """Lets Google Colab's page use this Jupyter server as a local runtime."""
 
-    name = "jupyter_colab_bridge"
+    name = EXTENSION_NAME
     description = __doc__
     load_other_extensions = True
 
@@ -238,7 +237,6 @@ class ColabBridge(ExtensionApp):
     def initialize_settings(self) -> None:
         """Share the policy with the handlers, install the request hooks, plan the banner."""
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
-        self.settings[SETTINGS_KEY] = self
         self.open_connections: set[Any] = set()
         self.diagnose_connections: set[Any] = set()
         self.abandoned_requests = AbandonedRequests(self.max_abandoned_requests)

@@ -130,7 +130,7 @@ def srv(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_u
 
     class S:
         app = jp_serverapp
-        bridge = jp_serverapp.web_app.settings["colab_bridge"]
+        bridge = extension_app(jp_serverapp.web_app.settings)
         port = jp_http_port
         base = jp_base_url
 
@@ -966,6 +966,7 @@ from hypothesis import strategies as st  # noqa: E402
 from jupyter_colab_bridge.protocol.auth_url import AuthUrlError, split_host, token_from_auth_url  # noqa: E402
 from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame  # noqa: E402
 from jupyter_colab_bridge.protocol.paths import PathError, check_request_path  # noqa: E402
+from jupyter_colab_bridge.server.base import extension_app  # noqa: E402
 from jupyter_colab_bridge.server.handlers import DiagnoseHandler, HttpOverWebSocketHandler  # noqa: E402
 from jupyter_colab_bridge.server.kernel_channels import KernelChannelsHandler  # noqa: E402
 from jupyter_colab_bridge.server.proxied_ws import ProxiedWebSocketHandler  # noqa: E402

@@ -102,8 +102,8 @@ async def test_server_keeps_serving_after_refusals(url: Any, fetch: Any) -> None
     assert (await fetch("api/status")).code == 200
 
 
-async def test_banner_says_colab_needs_a_token(jp_serverapp: Any, server_log: Any) -> None:
-    jp_serverapp.web_app.settings["jupyter_colab_bridge"]._log_banner()
+async def test_banner_says_colab_needs_a_token(bridge_app: Any, server_log: Any) -> None:
+    bridge_app._log_banner()
     text = server_log.text()
     assert "JUPYTER_TOKEN" in text
     assert "c.IdentityProvider.token" in text

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..protocol.origins import COLAB_ORIGIN
+from ..protocol.runtime_api import XSSI_PREFIX
 from .colab_client import ApiAnswer, Target
 from .server_info import BridgeConfig, RunningServer
 
@@ -347,7 +348,7 @@ def resources_result(status: int, body: bytes) -> CheckResult:
             "the runtime API is off (ColabBridge.runtime_api = False) or the bridge is older",
             "remove c.ColabBridge.runtime_api = False, or upgrade jupyter_colab_bridge",
         )
-    prefix = b")]}'\n"
+    prefix = XSSI_PREFIX.encode()
     try:
         if status != 200 or not body.startswith(prefix):
             raise ValueError(f"HTTP {status}")

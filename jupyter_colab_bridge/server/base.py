@@ -24,6 +24,7 @@ Order of checks at the handshake, all before the upgrade:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
@@ -49,11 +50,40 @@ from .credentials import (
 if TYPE_CHECKING:
     from ..app import ColabBridge
 
+#: The extension's name; jupyter_server keeps its ExtensionApp in the settings under it.
+EXTENSION_NAME = "jupyter_colab_bridge"
+
 #: The resource the authorizer is asked about for the bridge's sockets.
 AUTH_RESOURCE = "colab_bridge"
 
 #: Query parameters that belong to the bridge, never passed upstream.
 BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
+
+
+class ConnectionLimit:
+    """Open sockets counted against one ``ColabBridge`` limit."""
+
+    def __init__(self, open_sockets: set[Any], limit: int, setting: str) -> None:
+        self.open = open_sockets
+        self.limit = limit
+        #: The ``ColabBridge`` setting's name, for the log.
+        self.setting = setting
+
+    def reserve(self, socket: Any) -> bool:
+        """Count ``socket``; False if no place is left."""
+        if len(self.open) >= self.limit:
+            return False
+        self.open.add(socket)
+        return True
+
+    def release(self, socket: Any) -> None:
+        """Give ``socket``'s place back (idempotent)."""
+        self.open.discard(socket)
+
+
+def extension_app(settings: Mapping[str, Any]) -> ColabBridge:
+    """The loaded ``ColabBridge`` from a tornado application's settings."""
+    return cast("ColabBridge", settings[EXTENSION_NAME])
 
 
 class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
@@ -74,7 +104,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
     @property
     def bridge(self) -> ColabBridge:
         """The extension app: the policy and limits."""
-        return cast("ColabBridge", self.settings["colab_bridge"])
+        return extension_app(self.settings)
 
     def set_default_headers(self) -> None:
         """No CORS or CSP headers on a WebSocket handshake."""
@@ -202,27 +232,28 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             self.log.warning("Colab bridge: user %s is not authorized to use the bridge", user)
             raise web.HTTPError(403)
 
-    def connection_pool(self) -> tuple[set[Any], int, str]:
-        """The open sockets this one counts with, their limit, and the setting's name."""
-        return self.bridge.open_connections, self.bridge.max_connections, "max_connections"
+    def connection_limit(self) -> ConnectionLimit:
+        """The limit this socket counts against (read afresh: settings may change)."""
+        return ConnectionLimit(
+            self.bridge.open_connections, self.bridge.max_connections, "max_connections"
+        )
 
     def reserve_connection(self) -> None:
         """Count this socket against its limit; 503 if no place is left."""
-        pool, limit, setting = self.connection_pool()
-        if len(pool) >= limit:
+        limit = self.connection_limit()
+        if not limit.reserve(self):
             self.log.warning(
                 "Colab bridge: refused a WebSocket: %d are open (ColabBridge.%s)",
-                len(pool),
-                setting,
+                len(limit.open),
+                limit.setting,
             )
             raise web.HTTPError(503, reason="Too many bridge connections")
-        pool.add(self)
         self._counted = True
 
     def release_connection(self) -> None:
         """Give this socket's place back (idempotent)."""
         if self._counted:
-            self.connection_pool()[0].discard(self)
+            self.connection_limit().release(self)
             self._counted = False
 
     def stop_pings(self) -> None:

@@ -60,6 +60,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado import httputil, web
 from tornado.routing import AnyMatches, Router, Rule
 
+from ..protocol.handshake import is_upgrade
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
 from .credentials import (
@@ -133,12 +134,7 @@ class DirectModeRules:
 
     def gets_cors(self, request: httputil.HTTPServerRequest) -> bool:
         """Whether a response to this page may be read by it: the API and files only."""
-        return not is_upgrade(request) and in_cors_scope(request.path, self.base_url)
-
-
-def is_upgrade(request: httputil.HTTPServerRequest) -> bool:
-    """Whether ``request`` is a WebSocket handshake."""
-    return request.headers.get("Upgrade", "").lower() == "websocket"
+        return not is_upgrade(request.headers) and in_cors_scope(request.path, self.base_url)
 
 
 def is_preflight(request: httputil.HTTPServerRequest) -> bool:
@@ -148,7 +144,9 @@ def is_preflight(request: httputil.HTTPServerRequest) -> bool:
 
 def not_navigation(request: httputil.HTTPServerRequest) -> bool:
     """A page's CORS fetch (``Sec-Fetch-Mode: cors``) or a WebSocket handshake."""
-    return is_upgrade(request) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
+    return (
+        is_upgrade(request.headers) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
+    )
 
 
 def add_vary(headers: httputil.HTTPHeaders, *names: str) -> None:

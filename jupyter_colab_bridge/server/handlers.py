@@ -18,7 +18,7 @@ from ..protocol.handshake import (
     diagnose_frame,
     min_version_problem,
 )
-from .base import BridgeHandlerMixin, buffered_bytes
+from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
 from .dispatch import RequestContext
 from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
 
@@ -123,9 +123,9 @@ class DiagnoseHandler(BridgeSocket):
         """The largest frame accepted; a larger one closes the socket with 1009."""
         return DIAGNOSE_MAX_FRAME_BYTES
 
-    def connection_pool(self) -> tuple[set[Any], int, str]:
+    def connection_limit(self) -> ConnectionLimit:
         """Diagnose sockets count against their own limit only."""
-        return (
+        return ConnectionLimit(
             self.bridge.diagnose_connections,
             self.bridge.max_diagnose_connections,
             "max_diagnose_connections",
