@@ -183,6 +183,26 @@ async def test_conflicting_credentials_refused_at_handshake(
     ws.close()
 
 
+async def test_auth_url_token_and_other_query_token_refused(
+    url: Any, jp_base_url: str, token: str
+) -> None:
+    """The auth URL's token becomes the socket's Authorization: a different ?token= conflicts."""
+    assert await handshake_status(url(params={"token": "other"})) == 403
+    ws = await connect(url(params={"token": token}))
+    assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
+    ws.close()
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_max_abandoned_requests_below_one_is_refused(value: int) -> None:
+    from traitlets import TraitError
+
+    from jupyter_colab_bridge.app import ColabBridge
+
+    with pytest.raises(TraitError, match="max_abandoned_requests must be at least 1"):
+        ColabBridge(max_abandoned_requests=value)
+
+
 async def test_query_token_alone_is_forwarded(url: Any, jp_base_url: str, token: str) -> None:
     ws = await connect(url(token=None, params={"token": token}))
     reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")

@@ -193,7 +193,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         del self.request.headers["Cookie"]  # only the token may authenticate this socket
 
     def _refuse_without_a_token(self) -> None:
-        """Tokens only: refuse a page when none can be accepted, or two conflict."""
+        """Tokens only: refuse a page when the server can accept none."""
         origin = self.page_origin
         if (
             origin is not None
@@ -204,6 +204,9 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
                 "Colab bridge: refused a WebSocket from %s: %s", origin, AUTH_TURNED_OFF
             )
             raise web.HTTPError(403)
+
+    def _refuse_two_credentials(self) -> None:
+        """One credential per socket: the one that authenticates it is the one forwarded."""
         if conflicting_credentials(self.request):
             self.log.warning("Colab bridge: refused a WebSocket: %s", CONFLICTING_CREDENTIALS)
             raise web.HTTPError(403)
@@ -214,6 +217,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         if self.checks_credentials:
             self._refuse_without_a_token()
             await self._apply_auth_url()
+            self._refuse_two_credentials()  # the auth URL's token is one of them
             self._apply_cookie_rule()
         prepared = super().prepare(*args, **kwargs)
         if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
