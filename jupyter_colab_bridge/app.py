@@ -23,6 +23,8 @@ from .protocol.origins import (
 from .protocol.paths import BRIDGE_PREFIX
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
+from .server.base import EXTENSION_NAME
+from .server.credentials import HOW_TO_SET_A_TOKEN
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
@@ -32,8 +34,7 @@ from .server.no_cookies import no_cookies_transform
 from .server.nodelay import send_websocket_frames_at_once
 from .server.page_requests import PageRequestRouter
 from .server.proxied_ws import ProxiedWebSocketHandler
-
-SETTINGS_KEY = "colab_bridge"
+from .server.tunnel import AbandonedRequests
 
 _KERNEL_ID = r"(?P<kernel_id>[\w-]+)"
 
@@ -41,7 +42,7 @@ _KERNEL_ID = r"(?P<kernel_id>[\w-]+)"
 class ColabBridge(ExtensionApp):
     """Lets Google Colab's page use this Jupyter server as a local runtime."""
 
-    name = "jupyter_colab_bridge"
+    name = EXTENSION_NAME
     description = __doc__
     load_other_extensions = True
 
@@ -88,7 +89,20 @@ class ColabBridge(ExtensionApp):
         config=True,
         help=(
             "Requests one bridge socket may have running at once; beyond it a request "
-            "gets a 503 reply frame at once instead of waiting."
+            "gets a 503 reply frame at once instead of waiting. A request keeps its "
+            "place until its handler finishes, even after its 504 (request_timeout). "
+            "Example: c.ColabBridge.max_requests_in_flight = 64"
+        ),
+    )
+    max_abandoned_requests = Int(
+        64,
+        config=True,
+        help=(
+            "Requests, server-wide, whose bridge socket has closed (a Colab tab closed "
+            "or reloaded) but whose handler still runs: tornado never stops a handler, "
+            "so they run on unanswered. While this many run, every socket's new "
+            "requests get a 503 reply frame until some finish, so reopening sockets "
+            "cannot pile up work. Example: c.ColabBridge.max_abandoned_requests = 16"
         ),
     )
     max_connections = Int(
@@ -122,8 +136,10 @@ class ColabBridge(ExtensionApp):
         config=True,
         help=(
             "Seconds a tunnelled request may take before its reply starts; then the "
-            "page gets a 504 reply frame and the request is abandoned. A reply that "
-            "is already streaming is paced by the page instead. 0 disables the limit."
+            "page gets a 504 reply frame and the reply is abandoned (its handler runs "
+            "on, and keeps its place under max_requests_in_flight until it ends). A "
+            "reply that is already streaming is paced by the page instead. 0 disables "
+            "the limit. Example: c.ColabBridge.request_timeout = 600"
         ),
     )
     direct_mode = Bool(
@@ -237,6 +253,7 @@ class ColabBridge(ExtensionApp):
     @validate(
         "max_message_bytes",
         "max_requests_in_flight",
+        "max_abandoned_requests",
         "max_connections",
         "max_diagnose_connections",
         "max_buffered_bytes",
@@ -255,9 +272,9 @@ class ColabBridge(ExtensionApp):
     def initialize_settings(self) -> None:
         """Share the policy with the handlers, install the request hooks, plan the banner."""
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
-        self.settings[SETTINGS_KEY] = self
         self.open_connections: set[Any] = set()
         self.diagnose_connections: set[Any] = set()
+        self.abandoned_requests = AbandonedRequests(self.max_abandoned_requests)
         assert self.serverapp is not None
         web_app = self.serverapp.web_app
         send_websocket_frames_at_once(web_app, self.log)
@@ -352,8 +369,8 @@ class ColabBridge(ExtensionApp):
                 lines.append("    (replace ... with the token you configured)")
             elif not identity.token:
                 lines.append(
-                    "    This server has no token, and Colab needs one: restart it with "
-                    "--IdentityProvider.token=<a long random string> and paste ?token=<it>"
+                    "    This server has no token, and Colab cannot use a server without "
+                    f"one: {HOW_TO_SET_A_TOKEN}"
                 )
             lines.extend(self._ssh_lines())
         kernel = colab_python_kernel(self.kernel_map)

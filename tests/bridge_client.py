@@ -309,3 +309,15 @@ async def fetch_url(
         request_timeout=60,
     )
     return await AsyncHTTPClient().fetch(request, raise_error=False)
+
+
+async def handshake_status(url: str, **kwargs: Any) -> int:
+    """101 if the WebSocket opens (then it is closed), else the refusal's status."""
+    from tornado.httpclient import HTTPClientError
+
+    try:
+        ws = await connect(url, **kwargs)
+    except HTTPClientError as e:
+        return e.code
+    ws.close()
+    return 101

@@ -75,7 +75,9 @@ def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
 @pytest.fixture
 def bridge_app(jp_serverapp: Any) -> Any:
     """The loaded ColabBridge extension app (fails if it did not load)."""
-    return jp_serverapp.web_app.settings["colab_bridge"]
+    from jupyter_colab_bridge.server.base import extension_app
+
+    return extension_app(jp_serverapp.web_app.settings)
 
 
 class _Capture(logging.Handler):

@@ -130,7 +130,7 @@ def srv(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_u
 
     class S:
         app = jp_serverapp
-        bridge = jp_serverapp.web_app.settings["colab_bridge"]
+        bridge = extension_app(jp_serverapp.web_app.settings)
         port = jp_http_port
         base = jp_base_url
 
@@ -825,12 +825,13 @@ async def test_disconnect_mid_stream_cancels_and_frees(
         client.send("GET", f"{srv.base}files/big.bin")
         client.send("GET", f"{srv.base}adv-slow")
         await client.read_frame()
-        assert await until(lambda h=handler: len(h._tasks) == 2)
-        server_tasks = list(handler._tasks)
+        assert await until(lambda h=handler: len(h.tunnel.tasks) == 2)
+        server_tasks = list(handler.tunnel.tasks)
         client.ws.close()
         assert await until(lambda: not srv.bridge.open_connections)
         assert await until(lambda tasks=server_tasks: all(t.done() for t in tasks))
-        assert not handler._connections
+        # Aborted; the slow handler runs on, counted until it ends (max_abandoned_requests).
+        assert all(c.closed for c in handler.tunnel.running)
     assert await until(lambda: Slow.gone.count(f"{srv.base}adv-slow") == 3)
     # tornado never cancels a handler whose client went away (nor does it for direct
     # requests); it is told through on_connection_close. Let the slow ones end.
@@ -965,6 +966,7 @@ from hypothesis import strategies as st  # noqa: E402
 from jupyter_colab_bridge.protocol.auth_url import AuthUrlError, split_host, token_from_auth_url  # noqa: E402
 from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame  # noqa: E402
 from jupyter_colab_bridge.protocol.paths import PathError, check_request_path  # noqa: E402
+from jupyter_colab_bridge.server.base import extension_app  # noqa: E402
 from jupyter_colab_bridge.server.handlers import DiagnoseHandler, HttpOverWebSocketHandler  # noqa: E402
 from jupyter_colab_bridge.server.kernel_channels import KernelChannelsHandler  # noqa: E402
 from jupyter_colab_bridge.server.proxied_ws import ProxiedWebSocketHandler  # noqa: E402

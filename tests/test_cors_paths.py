@@ -30,12 +30,10 @@ CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials
 
 
 @pytest.fixture
-def jp_server_config(bridge_config: dict[str, Any]) -> dict[str, Any]:
-    from conftest import TOKEN
-
+def jp_server_config(bridge_config: dict[str, Any], token: str) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_colab_bridge": True, "jupyterlab": True}},
-        "IdentityProvider": {"token": TOKEN},
+        "IdentityProvider": {"token": token},
         "ColabBridge": dict(bridge_config),
     }
 

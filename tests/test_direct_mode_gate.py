@@ -77,15 +77,13 @@ class TestRemoteAccess:
     """With ``ServerApp.allow_remote_access`` any ``Host`` passes, as for the sockets."""
 
     @pytest.fixture
-    def jp_server_config(self, bridge_config: dict[str, Any]) -> dict[str, Any]:
-        from conftest import TOKEN
-
+    def jp_server_config(self, bridge_config: dict[str, Any], token: str) -> dict[str, Any]:
         return {
             "ServerApp": {
                 "jpserver_extensions": {"jupyter_colab_bridge": True},
                 "allow_remote_access": True,
             },
-            "IdentityProvider": {"token": TOKEN},
+            "IdentityProvider": {"token": token},
         }
 
     async def test_any_host(self, fetch: Any) -> None:

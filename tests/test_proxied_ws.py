@@ -12,6 +12,8 @@ from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, conne
 from tornado import websocket
 from tornado.httpclient import HTTPClientError
 
+from jupyter_colab_bridge.server.base import extension_app
+
 
 async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:
     client = BridgeClient(await connect(url(params={"min_version": "0.0.7"})))
@@ -59,7 +61,7 @@ async def test_kernel_socket_has_tcp_nodelay(url: Any, jp_base_url: str, jp_serv
     await KernelChannel(ws).execute("1")
     local_port = ws.protocol.stream.socket.getsockname()[1]
     found = []
-    for handler in list(jp_serverapp.web_app.settings["colab_bridge"].open_connections):
+    for handler in list(extension_app(jp_serverapp.web_app.settings).open_connections):
         sock = handler.ws_connection.stream.socket
         if sock.getpeername()[1] == local_port:
             found.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))

@@ -19,14 +19,6 @@ from bridge_client import COLAB_ORIGIN
 PAGE = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
 
 
-@pytest.fixture
-def token() -> str:
-    """The server's token (conftest's), spelled so that its URL-encoded form differs."""
-    from conftest import TOKEN
-
-    return TOKEN
-
-
 def assert_not_logged(server_log: Any, secret: str) -> None:
     text = server_log.text()
     for form in {secret, quote(secret, safe=""), quote(quote(secret, safe=""), safe="")}:

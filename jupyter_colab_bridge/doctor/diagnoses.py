@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..protocol.origins import COLAB_ORIGIN
+from ..protocol.runtime_api import XSSI_PREFIX
 from .colab_client import ApiAnswer, Target
 from .server_info import BridgeConfig, RunningServer
 
@@ -285,10 +286,10 @@ def explain_refused_handshake(
             + (" (it is protected by a password only)" if local.password else "")
             + ": Colab's page authenticates with a token, never with a password or a "
             "login cookie",
-            "restart the server with a token: `jupyter server --IdentityProvider.token="
-            '<a long random string>` (make one with `python -c "import secrets; '
-            'print(secrets.token_urlsafe(32))"`), or set c.IdentityProvider.token in '
-            "jupyter_server_config.py; then paste "
+            "restart the server with a token: `JUPYTER_TOKEN=<a long random string> "
+            "jupyter server` or `jupyter server --IdentityProvider.token=<it>` (make one "
+            'with `python -c "import secrets; print(secrets.token_urlsafe(32))"`), or set '
+            "c.IdentityProvider.token in jupyter_server_config.py; then paste "
             f"{target.scheme}://{target.netloc}{target.base_url}?token=<that token>",
         )
     fix = (
@@ -351,7 +352,7 @@ def resources_result(status: int, body: bytes) -> CheckResult:
             "the runtime API is off (ColabBridge.runtime_api = False) or the bridge is older",
             "remove c.ColabBridge.runtime_api = False, or upgrade jupyter_colab_bridge",
         )
-    prefix = b")]}'\n"
+    prefix = XSSI_PREFIX.encode()
     try:
         if status != 200 or not body.startswith(prefix):
             raise ValueError(f"HTTP {status}")

@@ -2,24 +2,31 @@
 
 Parsing a request frame, and building the reply frames of one HTTP response
 (chunked, base64). Nothing here does I/O, so every rule of the wire contract
-can be tested alone; the handlers only translate between these functions and
-tornado.
+can be tested alone; :mod:`jupyter_colab_bridge.server.tunnel` only translates
+between these functions and tornado.
+
+JSON is strict both ways: a non-finite ``message_id`` (``NaN``, ``1e400``) is
+refused like any other invalid id, and every reply frame is written with
+``allow_nan=False``, so a browser's ``JSON.parse`` reads every reply.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
 _b64encode: Callable[[Any], bytes]
-try:  # SIMD base64 (a dependency): ~20x CPython's encoder, same output
+_b64decode: Callable[..., bytes]
+try:  # SIMD base64 (a dependency): ~10-20x CPython's, same output; releases the GIL
+    from pybase64 import b64decode as _b64decode
     from pybase64 import b64encode as _b64encode
 except ImportError:  # pragma: no cover - depends on the environment
+    from base64 import b64decode as _b64decode
     from base64 import b64encode as _b64encode
 
 #: The most raw body bytes one reply frame carries (before base64).
@@ -37,6 +44,16 @@ TEXT_MISSING_KEYS = (
 TEXT_INTERNAL_ERROR = "Uncaught server-side exception. Check logs for additional details."
 
 MessageId = Union[str, int, float]
+
+#: A frame longer than this (characters) has its ``body_base64`` cut out before
+#: the JSON is parsed (:func:`parse_request_frame`), so the parser never scans it.
+LARGE_FRAME_CHARS = 1024 * 1024
+
+# Where a frame's body_base64 text starts; the value ends at the next quote
+# (base64 has no quotes, and an escape sends the frame the ordinary way).
+_BODY_BASE64_START = re.compile(r'"body_base64"\s*:\s*"')
+#: What the cut-out body_base64 is replaced with: never valid base64.
+_CUT_MARKER = "\\u0000"
 
 # RFC 9110 "token" characters: a method is one or more of these.
 _METHOD_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -79,23 +96,35 @@ def _echoable_id(value: Any) -> Any:
         return _MISSING
     if isinstance(value, str) and len(value) <= MAX_MESSAGE_ID_LENGTH:
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return _MISSING  # NaN or Infinity: no browser can parse it back
     if isinstance(value, (int, float)) and len(repr(value)) <= MAX_MESSAGE_ID_LENGTH:
         return value
     return _MISSING
 
 
-def parse_request_frame(message: str | bytes) -> BridgeRequest:
+def parse_request_frame(message: str | bytes, cut_large_body: bool = True) -> BridgeRequest:
     """Parse one request frame, or raise :class:`FrameError` with its reply text.
 
     The method and body are checked here; the path is checked against the
-    server's ``base_url`` by :func:`jupyter_colab_bridge.paths.check_request_path`.
+    server's ``base_url`` by
+    :func:`jupyter_colab_bridge.protocol.paths.check_request_path`. In a frame
+    longer than :data:`LARGE_FRAME_CHARS` the ``body_base64`` text is cut out
+    before the JSON is parsed and decoded apart (the result is the same).
     """
+    large = cut_large_body and len(message) > LARGE_FRAME_CHARS
+    cut = _cut_body_base64(message) if large else None
     try:
-        contents = json.loads(message)
+        contents = json.loads(message if cut is None else cut[0])
     except (ValueError, TypeError, RecursionError):
         raise FrameError(TEXT_JSON_REQUIRED) from None
     if not isinstance(contents, dict):
         raise FrameError(TEXT_JSON_REQUIRED)
+    if cut is not None:
+        if contents.get("body_base64") != "\x00":
+            return parse_request_frame(message, cut_large_body=False)  # not the body_base64
+        contents["body_base64"] = cut[1]
+        del cut
 
     message_id = _echoable_id(contents.get("message_id", _MISSING))
     missing = [key for key in REQUIRED_KEYS if key not in contents]
@@ -105,7 +134,7 @@ def parse_request_frame(message: str | bytes) -> BridgeRequest:
         )
     if message_id is _MISSING:
         raise FrameError(
-            'Invalid request. "message_id" must be a string or a number of at most '
+            'Invalid request. "message_id" must be a string or a finite number of at most '
             f"{MAX_MESSAGE_ID_LENGTH} characters."
         )
 
@@ -126,13 +155,27 @@ def parse_request_frame(message: str | bytes) -> BridgeRequest:
     return BridgeRequest(message_id, method, path, _parse_body(contents, message_id))
 
 
+def _cut_body_base64(message: str | bytes) -> tuple[str, str] | None:
+    """The frame with its ``body_base64`` text replaced by a marker, and that text."""
+    if not isinstance(message, str):
+        return None
+    match = _BODY_BASE64_START.search(message)
+    if match is None:
+        return None
+    start = match.end()
+    end = message.find('"', start)
+    if end < 0 or message.find("\\", start, end) >= 0:
+        return None  # unterminated, or escaped: the JSON parser decides
+    return f"{message[:start]}{_CUT_MARKER}{message[end:]}", message[start:end]
+
+
 def _parse_body(contents: Mapping[str, Any], message_id: Any) -> bytes | None:
     body_base64 = contents.get("body_base64")
     if body_base64 is not None and not isinstance(body_base64, str):
         raise FrameError('Invalid request. "body_base64" must be a string.', message_id)
     if body_base64:
         try:
-            return base64.b64decode(body_base64, validate=True)
+            return _b64decode(body_base64, validate=True)
         except (binascii.Error, ValueError):
             raise FrameError(
                 'Invalid request. "body_base64" is not valid base64.', message_id
@@ -154,7 +197,7 @@ def error_frame(status: int, text: str, message_id: Any = _MISSING) -> str:
     if message_id is not _MISSING:
         reply["message_id"] = message_id
     reply.update(status=status, statusText=text, done=True)
-    return json.dumps(reply)
+    return json.dumps(reply, allow_nan=False)
 
 
 def head_frame(
@@ -167,7 +210,8 @@ def head_frame(
 ) -> str:
     """The first frame of a reply: status, reason, headers and maybe data."""
     prefix = json.dumps(
-        {"message_id": message_id, "status": status, "statusText": status_text, "headers": headers}
+        {"message_id": message_id, "status": status, "statusText": status_text, "headers": headers},
+        allow_nan=False,
     )[:-1]
     if data is None or len(data) == 0:
         return f'{prefix}, "done": {"true" if done else "false"}}}'
@@ -195,7 +239,7 @@ class ReplyFramer:
 
     def __init__(self, message_id: MessageId, chunk_size: int = MAX_CHUNK_BYTES) -> None:
         self.message_id = message_id
-        self._id_json = json.dumps(message_id)
+        self._id_json = json.dumps(message_id, allow_nan=False)
         self._chunk = chunk_size
         self._head: tuple[int, str, dict[str, str]] | None = None
         self._pending = bytearray()

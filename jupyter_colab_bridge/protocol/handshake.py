@@ -6,6 +6,7 @@ docs/protocol.md sections 1 (``min_version``) and 2 (``diagnose``). Pure functio
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from packaging.version import InvalidVersion, Version
 
@@ -72,3 +73,8 @@ def diagnose_frame(message: str, has_xsrf_cookie: bool, min_version: str | None)
             "is_outdated_extension": is_outdated(min_version),
         }
     )
+
+
+def is_upgrade(headers: Mapping[str, str]) -> bool:
+    """Whether a request's headers ask for a WebSocket upgrade."""
+    return headers.get("Upgrade", "").lower() == "websocket"

@@ -16,14 +16,11 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..protocol.runtime_api import XSSI_PREFIX
 from .resources import ResourceSampler
 
 #: The resource name the server's authorizer is asked about (action "read").
 AUTH_RESOURCE = "colab"
-
-#: What precedes the JSON of every reply, so a page that includes the URL as a
-#: ``<script>`` cannot read it (anti-XSSI); Colab's page strips it.
-XSSI_PREFIX = ")]}'\n"
 
 
 class ColabAPIHandler(APIHandler):

@@ -9,9 +9,12 @@ Order of checks at the handshake, all before the upgrade:
    accepts as ``Authorization: token ...`` (asked in-process,
    :mod:`.credentials`), the socket is authenticated with that header.
    Nothing is ever fetched. A URL without a token adds no credential.
-3. Credentials from a page are tokens (docs/protocol.md section 4): a handshake
-   from a browser origin with cookies and no token is refused, and with a
-   token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
+3. Credentials from a page are tokens (docs/protocol.md section 4): on a server
+   with authentication turned off (no token can be accepted) every page is
+   refused; a handshake with an ``Authorization`` header and a different
+   ``?token=`` is refused (one credential per socket, the one forwarded); a
+   handshake from a browser origin with cookies and no token is refused, and
+   with a token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
 4. jupyter_server's own ``prepare`` (Host check, identity provider), then
    ``@ws_authenticated`` and the authorizer in each handler's ``get``, then
    the socket's place under its connection limit.
@@ -21,6 +24,7 @@ Order of checks at the handshake, all before the upgrade:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
@@ -32,16 +36,54 @@ from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
-from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, token_user
+from ..protocol.origins import is_same_origin
+from .credentials import (
+    AUTH_TURNED_OFF,
+    CONFLICTING_CREDENTIALS,
+    COOKIE_WITHOUT_TOKEN,
+    auth_turned_off,
+    carries_token,
+    conflicting_credentials,
+    token_user,
+)
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
+
+#: The extension's name; jupyter_server keeps its ExtensionApp in the settings under it.
+EXTENSION_NAME = "jupyter_colab_bridge"
 
 #: The resource the authorizer is asked about for the bridge's sockets.
 AUTH_RESOURCE = "colab_bridge"
 
 #: Query parameters that belong to the bridge, never passed upstream.
 BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
+
+
+class ConnectionLimit:
+    """Open sockets counted against one ``ColabBridge`` limit."""
+
+    def __init__(self, open_sockets: set[Any], limit: int, setting: str) -> None:
+        self.open = open_sockets
+        self.limit = limit
+        #: The ``ColabBridge`` setting's name, for the log.
+        self.setting = setting
+
+    def reserve(self, socket: Any) -> bool:
+        """Count ``socket``; False if no place is left."""
+        if len(self.open) >= self.limit:
+            return False
+        self.open.add(socket)
+        return True
+
+    def release(self, socket: Any) -> None:
+        """Give ``socket``'s place back (idempotent)."""
+        self.open.discard(socket)
+
+
+def extension_app(settings: Mapping[str, Any]) -> ColabBridge:
+    """The loaded ``ColabBridge`` from a tornado application's settings."""
+    return cast("ColabBridge", settings[EXTENSION_NAME])
 
 
 class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
@@ -62,7 +104,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
     @property
     def bridge(self) -> ColabBridge:
         """The extension app: the policy and limits."""
-        return cast("ColabBridge", self.settings["colab_bridge"])
+        return extension_app(self.settings)
 
     def set_default_headers(self) -> None:
         """No CORS or CSP headers on a WebSocket handshake."""
@@ -150,11 +192,32 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403)
         del self.request.headers["Cookie"]  # only the token may authenticate this socket
 
+    def _refuse_without_a_token(self) -> None:
+        """Tokens only: refuse a page when the server can accept none."""
+        origin = self.page_origin
+        if (
+            origin is not None
+            and auth_turned_off(self.identity_provider)
+            and not is_same_origin(origin, self.request.protocol, self.request.host)
+        ):
+            self.log.warning(
+                "Colab bridge: refused a WebSocket from %s: %s", origin, AUTH_TURNED_OFF
+            )
+            raise web.HTTPError(403)
+
+    def _refuse_two_credentials(self) -> None:
+        """One credential per socket: the one that authenticates it is the one forwarded."""
+        if conflicting_credentials(self.request):
+            self.log.warning("Colab bridge: refused a WebSocket: %s", CONFLICTING_CREDENTIALS)
+            raise web.HTTPError(403)
+
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         """Check origin and credentials, then let jupyter_server authenticate."""
         self._refuse_origin()
         if self.checks_credentials:
+            self._refuse_without_a_token()
             await self._apply_auth_url()
+            self._refuse_two_credentials()  # the auth URL's token is one of them
             self._apply_cookie_rule()
         prepared = super().prepare(*args, **kwargs)
         if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
@@ -173,28 +236,41 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             self.log.warning("Colab bridge: user %s is not authorized to use the bridge", user)
             raise web.HTTPError(403)
 
-    def connection_pool(self) -> tuple[set[Any], int, str]:
-        """The open sockets this one counts with, their limit, and the setting's name."""
-        return self.bridge.open_connections, self.bridge.max_connections, "max_connections"
+    def connection_limit(self) -> ConnectionLimit:
+        """The limit this socket counts against (read afresh: settings may change)."""
+        return ConnectionLimit(
+            self.bridge.open_connections, self.bridge.max_connections, "max_connections"
+        )
 
     def reserve_connection(self) -> None:
         """Count this socket against its limit; 503 if no place is left."""
-        pool, limit, setting = self.connection_pool()
-        if len(pool) >= limit:
+        limit = self.connection_limit()
+        if not limit.reserve(self):
             self.log.warning(
                 "Colab bridge: refused a WebSocket: %d are open (ColabBridge.%s)",
-                len(pool),
-                setting,
+                len(limit.open),
+                limit.setting,
             )
             raise web.HTTPError(503, reason="Too many bridge connections")
-        pool.add(self)
         self._counted = True
 
     def release_connection(self) -> None:
         """Give this socket's place back (idempotent)."""
         if self._counted:
-            self.connection_pool()[0].discard(self)
+            self.connection_limit().release(self)
             self._counted = False
+
+    def stop_pings(self) -> None:
+        """Stop jupyter_server's ping timer now (``WebSocketMixin`` waits for its next tick)."""
+        ping = getattr(self, "ping_callback", None)
+        if ping is not None:
+            ping.stop()
+            self.ping_callback = None
+
+    def on_close(self) -> None:
+        """Stop pings at once, so nothing keeps a closed socket's handler alive."""
+        self.stop_pings()
+        super().on_close()
 
     def upstream_credentials(self) -> dict[str, str]:
         """The headers that carry this socket's authentication to the server.

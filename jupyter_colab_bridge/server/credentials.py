@@ -24,12 +24,55 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 
 from ..protocol.paths import query_without
+from .dispatch import RequestContext
 
 #: Why a page's request with a cookie and no token is refused, and the fix (for the log).
 COOKIE_WITHOUT_TOKEN = (
     "it carried a login cookie and no token; paste the URL with its token into the page "
     "(or set c.ColabBridge.allow_cookie_auth = True to accept cookies)"
 )
+
+
+#: How to give a server a token (the log's refusals, the banner, the doctor).
+HOW_TO_SET_A_TOKEN = (
+    "start it with a token: JUPYTER_TOKEN=<a long random string> jupyter server, or "
+    "c.IdentityProvider.token = '<a long random string>' in jupyter_server_config.py; "
+    "then paste the URL with ?token=<it> into Colab"
+)
+
+#: Why a page is refused by a server without authentication (for the log).
+AUTH_TURNED_OFF = (
+    "this server runs with authentication turned off (no token, no password), so no "
+    "token can show that the page is yours; " + HOW_TO_SET_A_TOKEN
+)
+
+#: Why a handshake with two different credentials is refused (for the log).
+CONFLICTING_CREDENTIALS = (
+    "it carried conflicting credentials (an Authorization header and a different ?token=); send one"
+)
+
+
+def auth_turned_off(identity_provider: Any) -> bool:
+    """Whether the server lets every request in without a credential.
+
+    Then no token can be accepted from a page (docs/protocol.md section 4), so
+    every allowed page is refused; scripts are served as jupyter_server serves them.
+    """
+    return not getattr(identity_provider, "auth_enabled", True)
+
+
+def conflicting_credentials(request: httputil.HTTPServerRequest) -> bool:
+    """Whether ``Authorization`` and ``?token=`` are both present and differ.
+
+    jupyter_server authenticates with ``?token=`` first; the bridge forwards one
+    credential with each request, so a socket must carry only one.
+    """
+    authorization = request.headers.get("Authorization")
+    token = query_token(request)
+    if not authorization or token is None:
+        return False
+    scheme, _, value = authorization.partition(" ")
+    return scheme.lower() not in ("token", "bearer") or value.strip() != token
 
 
 def query_token(request: httputil.HTTPServerRequest) -> str | None:
@@ -67,18 +110,10 @@ def carries_token(request: httputil.HTTPServerRequest) -> bool:
     return "Authorization" in request.headers or query_token(request) is not None
 
 
-class _ProbeContext:
-    """What tornado reads from ``connection.context``: the peer's address."""
-
-    def __init__(self, remote_ip: str | None, protocol: str) -> None:
-        self.remote_ip = remote_ip
-        self.protocol = protocol
-
-
 class _ProbeConnection(httputil.HTTPConnection):
     """The connection of a request that is never answered."""
 
-    def __init__(self, context: _ProbeContext) -> None:
+    def __init__(self, context: RequestContext) -> None:
         self.context = context
 
     def set_close_callback(self, callback: Any) -> None:
@@ -106,7 +141,7 @@ async def token_user(handler: web.RequestHandler, token: str) -> Any | None:
     request = httputil.HTTPServerRequest(
         start_line=httputil.RequestStartLine("GET", original.path, "HTTP/1.1"),
         headers=headers,
-        connection=_ProbeConnection(_ProbeContext(original.remote_ip, original.protocol)),
+        connection=_ProbeConnection(RequestContext(original.remote_ip, original.protocol)),
     )
     probe = TokenProbe(handler.application, request)
     return await ensure_async(probe.identity_provider.get_user(probe))

@@ -64,9 +64,16 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 from tornado.routing import AnyMatches, Router, Rule
 
+from ..protocol.handshake import is_upgrade
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
-from .credentials import COOKIE_WITHOUT_TOKEN, carries_token, take_query_token
+from .credentials import (
+    AUTH_TURNED_OFF,
+    COOKIE_WITHOUT_TOKEN,
+    auth_turned_off,
+    carries_token,
+    take_query_token,
+)
 from .page_requests import mark_from_page
 
 #: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
@@ -83,6 +90,12 @@ CORS_RESPONSE_HEADERS = (
     "Access-Control-Expose-Headers",
 )
 
+#: What a page is told by a server with authentication turned off.
+NO_AUTH_REFUSED = (
+    "This Jupyter server runs without authentication, so a web page cannot use it: "
+    "restart it with a token (JUPYTER_TOKEN or c.IdentityProvider.token) and connect "
+    "with ?token=<it>."
+)
 #: What a page is told when it sends a cookie and no token.
 COOKIE_REFUSED = (
     "This server accepts no login cookie from another site's page: send the token. "
@@ -127,12 +140,7 @@ class DirectModeRules:
 
     def gets_cors(self, request: httputil.HTTPServerRequest) -> bool:
         """Whether a response to this page may be read by it: the API and files only."""
-        return not is_upgrade(request) and in_cors_scope(request.path, self.base_url)
-
-
-def is_upgrade(request: httputil.HTTPServerRequest) -> bool:
-    """Whether ``request`` is a WebSocket handshake."""
-    return request.headers.get("Upgrade", "").lower() == "websocket"
+        return not is_upgrade(request.headers) and in_cors_scope(request.path, self.base_url)
 
 
 def is_preflight(request: httputil.HTTPServerRequest) -> bool:
@@ -142,7 +150,9 @@ def is_preflight(request: httputil.HTTPServerRequest) -> bool:
 
 def not_navigation(request: httputil.HTTPServerRequest) -> bool:
     """A page's CORS fetch (``Sec-Fetch-Mode: cors``) or a WebSocket handshake."""
-    return is_upgrade(request) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
+    return (
+        is_upgrade(request.headers) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
+    )
 
 
 def add_vary(headers: httputil.HTTPHeaders, *names: str) -> None:
@@ -221,6 +231,8 @@ class DirectModeGate(Router):
             return self.application.get_handler_delegate(
                 request, PreflightHandler, {"origin": origin}
             )
+        if auth_turned_off(self.application.settings.get("identity_provider")):
+            return self._refuse_without_auth(request, origin)
         if "Cookie" in request.headers and not self.rules.allow_cookie_auth:
             if not carries_token(request):
                 self.log.warning(
@@ -237,6 +249,19 @@ class DirectModeGate(Router):
             if token is not None:
                 request.headers["Authorization"] = f"token {token}"
         return None
+
+    def _refuse_without_auth(
+        self, request: httputil.HTTPServerRequest, origin: str
+    ) -> httputil.HTTPMessageDelegate:
+        """Tokens only: a server without authentication cannot accept one from a page."""
+        self.log.warning(
+            "Colab bridge: refused %s %s from %s: %s",
+            request.method,
+            request.path,
+            origin,
+            AUTH_TURNED_OFF,
+        )
+        return self.application.get_handler_delegate(request, NoAuthRefusedHandler)
 
 
 class PreflightHandler(JupyterHandler):
@@ -291,6 +316,17 @@ class CookieRefusedHandler(web.RequestHandler):
         self.set_status(403)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": COOKIE_REFUSED, "reason": "cookie without token"}))
+
+
+class NoAuthRefusedHandler(web.RequestHandler):
+    """403 for every request of a page to a server with authentication turned off."""
+
+    @allow_unauthenticated
+    def prepare(self) -> None:
+        """Refuse before any method runs; WebSocket handshakes included."""
+        self.set_status(403)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": NO_AUTH_REFUSED, "reason": "authentication off"}))
 
 
 class CorsTransform(web.OutputTransform):

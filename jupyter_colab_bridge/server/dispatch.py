@@ -40,8 +40,12 @@ def reply_headers(headers: httputil.HTTPHeaders) -> dict[str, str]:
     return out
 
 
-class TunnelContext:
-    """What tornado reads from ``connection.context``: the page's address."""
+class RequestContext:
+    """What tornado reads from ``connection.context``: the peer's address.
+
+    The one context of the requests the bridge builds in-process: tunnelled
+    requests and the identity provider's probe (:mod:`.credentials`).
+    """
 
     def __init__(self, remote_ip: str | None, protocol: str) -> None:
         self.remote_ip = remote_ip
@@ -66,10 +70,14 @@ class TunnelConnection(httputil.HTTPConnection):
     """The ``HTTPConnection`` a tunnelled request is served on.
 
     It receives the handler's status line, headers and body chunks and sends
-    them to the page as reply frames through ``send``.
+    them to the page as reply frames through ``send``. ``finished`` resolves
+    when the reply's last frame is sent; ``handler_done`` when the handler
+    has finished, even after the page went away (the in-flight limits count
+    it until then). Every frame's flush is watched: the first that fails
+    aborts the connection, so the handler's next write fails at once.
     """
 
-    def __init__(self, context: TunnelContext, message_id: MessageId, send: FrameSender) -> None:
+    def __init__(self, context: RequestContext, message_id: MessageId, send: FrameSender) -> None:
         self.context = context
         self.message_id = message_id
         self._send_frame = send
@@ -77,7 +85,9 @@ class TunnelConnection(httputil.HTTPConnection):
         self._close_callback: Callable[[], None] | None = None
         self.closed = False
         self.status: int | None = None
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.finished: asyncio.Future[None] = loop.create_future()
+        self.handler_done: asyncio.Future[None] = loop.create_future()
 
     # -- tornado's HTTPConnection interface ---------------------------------
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
@@ -108,6 +118,8 @@ class TunnelConnection(httputil.HTTPConnection):
         return self._chain(last)
 
     def finish(self) -> None:
+        if not self.handler_done.done():
+            self.handler_done.set_result(None)
         if self.closed or self._framer.finished:
             return
         self._send(self._framer.finish())
@@ -134,10 +146,20 @@ class TunnelConnection(httputil.HTTPConnection):
 
     def _send(self, frame: str) -> Awaitable[None] | None:
         try:
-            return self._send_frame(frame)
+            sent = self._send_frame(frame)
         except Exception:
             self.abort()
             return None
+        if sent is None:
+            return None
+        flushed = asyncio.ensure_future(sent)
+        flushed.add_done_callback(self._on_flushed)
+        return flushed
+
+    def _on_flushed(self, flushed: asyncio.Future[None]) -> None:
+        """Retrieve every frame's outcome; the first failure aborts the reply."""
+        if flushed.cancelled() or flushed.exception() is not None:
+            self.abort()
 
     def _chain(self, flushed: Awaitable[None]) -> asyncio.Future[None]:
         """A future that resolves when ``flushed`` does, StreamClosedError if it fails."""
@@ -161,7 +183,7 @@ async def dispatch(
     application: Any,
     request: BridgeRequest,
     headers: Mapping[str, str],
-    context: TunnelContext,
+    context: RequestContext,
     send: FrameSender,
     from_page: bool = False,
 ) -> TunnelConnection:

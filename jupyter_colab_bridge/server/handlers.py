@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
@@ -10,26 +10,17 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
-from ..protocol.frames import (
-    MUTATING_METHODS,
-    TEXT_INTERNAL_ERROR,
-    BridgeRequest,
-    FrameError,
-    error_frame,
-    parse_request_frame,
-)
 from ..protocol.handshake import (
     CLOSE_BAD_REQUEST,
     MIN_VERSION_PARAM,
     diagnose_frame,
     min_version_problem,
 )
-from ..protocol.paths import PathError, check_request_path
-from .base import BridgeHandlerMixin, buffered_bytes
-from .corking import BurstCork
-from .dispatch import TunnelConnection, TunnelContext, dispatch
+from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
+from .dispatch import RequestContext
+from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
 
 #: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
 DIAGNOSE_MAX_FRAME_BYTES = 4096
@@ -57,149 +48,61 @@ class BridgeSocket(
 class HttpOverWebSocketHandler(BridgeSocket):
     """Carries the page's HTTP requests to this server's REST API.
 
-    Each text frame is one request (docs/protocol.md section 1.1); it is served
-    in-process by the server's own handlers and its response streamed back as
-    reply frames. Requests run concurrently; one reply's frames stay in order.
+    Each text frame is one request (docs/protocol.md section 1.1), served by a
+    :class:`.tunnel.Tunnel`; this handler only authorizes the handshake,
+    builds the tunnel with its credentials and forwards frames to it.
     """
 
-    _tasks: set[asyncio.Task[None]]
-    _connections: set[TunnelConnection]
+    tunnel: Tunnel | None = None
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        """Authorize, then upgrade."""
+        """Authorize, build the tunnel, then upgrade."""
         await self.authorize_or_403()
         self.reserve_connection()
-        self._tasks = set()
-        self._connections = set()
-        self._context = TunnelContext(self.request.remote_ip, self.request.protocol)
-        self._base_url = self.settings.get("base_url", "/")
-        self._credentials = self.upstream_credentials()
-        self._credentials["Host"] = self.local_host_header()
-        self._xsrf_cookie = self.get_cookie("_xsrf")
-        self._cookie_auth = "Cookie" in self._credentials
+        self.tunnel = self.build_tunnel()
         try:
             await super().get(*args, **kwargs)
         finally:
             if self.ws_connection is None:
                 self.release_connection()
 
+    def build_tunnel(self) -> Tunnel:
+        """A tunnel that forwards the handshake's own credential with each request."""
+        headers = self.upstream_credentials()
+        headers["Host"] = self.local_host_header()
+        bridge = self.bridge
+        return Tunnel(
+            self.application,
+            TunnelCredentials(headers, self.get_cookie("_xsrf")),
+            RequestContext(self.request.remote_ip, self.request.protocol),
+            self.settings.get("base_url", "/"),
+            TunnelLimits(
+                bridge.max_requests_in_flight, bridge.request_timeout, bridge.abandoned_requests
+            ),
+            self.write_message,
+            self.log,
+            refusal=self.auth_url_error,
+            from_page=self.page_origin is not None,
+        )
+
     def open(self, *args: Any, **kwargs: Any) -> None:
-        """Start pings, then apply ``min_version``."""
+        """Start pings, apply ``min_version``, cork the socket's bursts."""
         super().open(*args, **kwargs)
-        self.close_for_min_version()
-
-    def on_message(self, message: str | bytes) -> None:
-        """Start serving one request frame; never blocks the socket."""
-        try:
-            request = parse_request_frame(message)
-            check_request_path(request.path, self._base_url)
-        except FrameError as e:
-            self._send_quietly(e.reply())
-            return
-        except PathError as e:
-            self.log.warning("Colab bridge: refused a request path: %s", e)
-            self._send_quietly(error_frame(400, f"Invalid request. {e}.", request.message_id))
-            return
-        if self.auth_url_error is not None:
-            self.log.error(
-                "Colab bridge: not serving %s %s: the auth URL was refused (%s)",
-                request.method,
-                request.path.partition("?")[0],
-                self.auth_url_error,
-            )
-            self._send_quietly(error_frame(500, TEXT_INTERNAL_ERROR, request.message_id))
-            return
-        if len(self._tasks) >= self.bridge.max_requests_in_flight:
-            self._send_quietly(
-                error_frame(
-                    503,
-                    "Too many requests in flight on this socket "
-                    f"(ColabBridge.max_requests_in_flight={self.bridge.max_requests_in_flight}).",
-                    request.message_id,
-                )
-            )
-            return
-        task = asyncio.ensure_future(self._serve(request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _serve(self, request: BridgeRequest) -> None:
-        headers = dict(self._credentials)
-        if self._cookie_auth and self._xsrf_cookie and request.method in MUTATING_METHODS:
-            headers["X-XSRFToken"] = self._xsrf_cookie
-        connection: TunnelConnection | None = None
-        try:
-            connection = await dispatch(
-                self.application,
-                request,
-                headers,
-                self._context,
-                self._send_frame,
-                from_page=self.page_origin is not None,
-            )
-            self._connections.add(connection)
-            timeout = self.bridge.request_timeout or None
-            try:
-                await asyncio.wait_for(asyncio.shield(connection.finished), timeout)
-            except asyncio.TimeoutError:
-                if not connection.started:
-                    raise
-                # The reply is streaming: the page's reading paces it, not the clock
-                # (cutting it off would leave the page without a final frame).
-                await connection.finished
-        except asyncio.TimeoutError:
-            self.log.error(
-                "Colab bridge: %s %s did not finish within %.0f s (ColabBridge.request_timeout)",
-                request.method,
-                request.path.partition("?")[0],
-                self.bridge.request_timeout,
-            )
-            if connection is not None and not connection.started:
-                self._send_quietly(error_frame(504, "The request timed out.", request.message_id))
-            if connection is not None:
-                connection.abort()
-        except asyncio.CancelledError:
-            if connection is not None:
-                connection.abort()
-            raise
-        except Exception:
-            if self.ws_connection is None or self.ws_connection.is_closing():
-                return
-            self.log.exception(
-                "Colab bridge: uncaught error serving %s %s",
-                request.method,
-                request.path.partition("?")[0],
-            )
-            if connection is None or not connection.started:
-                self._send_quietly(error_frame(500, TEXT_INTERNAL_ERROR, request.message_id))
-            if connection is not None:
-                connection.abort()
-        finally:
-            if connection is not None:
-                self._connections.discard(connection)
-
-    def _send_frame(self, frame: str) -> Any:
-        cork = getattr(self, "_cork", None)
-        if cork is None:
+        if not self.close_for_min_version() and self.tunnel is not None:
             stream = getattr(self.ws_connection, "stream", None)
-            cork = self._cork = BurstCork(getattr(stream, "socket", None))
-        cork.before_write()
-        return self.write_message(frame)
+            self.tunnel.cork(getattr(stream, "socket", None))
 
-    def _send_quietly(self, frame: str) -> None:
-        try:
-            self.write_message(frame)
-        except WebSocketClosedError:
-            pass
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """Hand one request frame to the tunnel (a large one: read on once it is parsed)."""
+        return self.tunnel.submit(message) if self.tunnel is not None else None
 
     def on_close(self) -> None:
-        """The page went away: abandon its requests and free its place."""
+        """The page went away: stop pings, free its place, close the tunnel."""
+        super().on_close()
         self.release_connection()
-        for connection in list(getattr(self, "_connections", ())):
-            connection.abort()
-        for task in list(getattr(self, "_tasks", ())):
-            task.cancel()
+        if self.tunnel is not None:
+            self.tunnel.close()
 
 
 class DiagnoseHandler(BridgeSocket):
@@ -221,9 +124,9 @@ class DiagnoseHandler(BridgeSocket):
         """The largest frame accepted; a larger one closes the socket with 1009."""
         return DIAGNOSE_MAX_FRAME_BYTES
 
-    def connection_pool(self) -> tuple[set[Any], int, str]:
+    def connection_limit(self) -> ConnectionLimit:
         """Diagnose sockets count against their own limit only."""
-        return (
+        return ConnectionLimit(
             self.bridge.diagnose_connections,
             self.bridge.max_diagnose_connections,
             "max_diagnose_connections",
@@ -266,5 +169,6 @@ class DiagnoseHandler(BridgeSocket):
         )
 
     def on_close(self) -> None:
-        """Free this socket's place."""
+        """Stop pings and free this socket's place."""
+        super().on_close()
         self.release_connection()

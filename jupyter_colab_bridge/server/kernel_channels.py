@@ -29,9 +29,6 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
 
     missing_kernel: str | None = None
 
-    def initialize(self, name: str | None = None, **kwargs: Any) -> None:
-        """Accept (and ignore) the extension name ExtensionApp passes."""
-
     @ws_authenticated
     async def get(self, kernel_id: str) -> None:
         """Authorize, take a place, attach to the kernel, then upgrade.
@@ -108,4 +105,6 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
         """Detach from the kernel and free this socket's place."""
         self.release_connection()
         if self.missing_kernel is None and getattr(self, "connection", None) is not None:
-            super().on_close()
+            super().on_close()  # the mixin's (pings) and jupyter_server's (the kernel)
+        else:
+            self.stop_pings()

@@ -26,6 +26,8 @@ from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.routing import AnyMatches, Router, Rule
 
+from ..protocol.handshake import is_upgrade
+
 
 def nodelay_on_detach(connection: HTTP1Connection, log: Any) -> None:
     """Make ``connection.detach()`` set TCP_NODELAY on the stream it hands over."""
@@ -54,9 +56,7 @@ class NoDelayForWebSockets(Router):
         self, request: httputil.HTTPServerRequest, **kwargs: Any
     ) -> httputil.HTTPMessageDelegate | None:
         """Mark an upgrade; always decline."""
-        if request.headers.get("Upgrade", "").lower() == "websocket" and isinstance(
-            request.connection, HTTP1Connection
-        ):
+        if is_upgrade(request.headers) and isinstance(request.connection, HTTP1Connection):
             nodelay_on_detach(request.connection, self.log)
         return None
 

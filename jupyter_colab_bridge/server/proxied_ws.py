@@ -153,7 +153,8 @@ class ProxiedWebSocketHandler(BridgeSocket):
             self.close()
 
     def on_close(self) -> None:
-        """Pass the page's close code and reason on."""
+        """Stop pings, free the place, pass the page's close code and reason on."""
+        super().on_close()
         self.release_connection()
         if self.upstream is not None:
             self.upstream.close(self.close_code, self.close_reason)
