@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ..backend_url import Target
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
 from ..protocol.paths import BRIDGE_PREFIX
@@ -21,7 +22,6 @@ from .colab_client import (
     BridgeSession,
     ClientError,
     ConnectError,
-    Target,
     api_version,
     diagnose,
     hub_token_owner,

@@ -16,19 +16,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from ..backend_url import Target, paste_url, ssh_forward_hint
+from ..protocol.kernel_map import colab_python_kernel
 from ..protocol.origins import COLAB_ORIGIN
 from ..protocol.paths import BRIDGE_PREFIX
 from .checks import run_doctor
-from .colab_client import DIAGNOSE_PATH, ConnectError, Target, probe
+from .colab_client import DIAGNOSE_PATH, ConnectError, probe
 from .diagnoses import FAIL, WARN, DoctorReport
-from .server_info import (
-    RunningServer,
-    bridge_config,
-    colab_python_kernel,
-    paste_url,
-    running_servers,
-    ssh_forward_hint,
-)
+from .server_info import RunningServer, bridge_config, running_servers
 
 _WIDTH = 100
 

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import __version__
+from ..backend_url import Target
 from ..protocol.origins import COLAB_ORIGIN
-from .colab_client import ApiAnswer, Target
+from .colab_client import ApiAnswer
 from .server_info import BridgeConfig, RunningServer
 
 PASS, FAIL, WARN, SKIP, INFO = "pass", "fail", "warn", "skip", "info"

@@ -24,13 +24,11 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
+from ..protocol.kernel_map import COLAB_PYTHON_KERNEL
 from ..protocol.paths import BRIDGE_PREFIX
 from .colab_client import BridgeSession, ClientError, connect
 
 KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
-
-#: The kernel name Colab's page asks for in a Python notebook.
-COLAB_PYTHON_KERNEL = "python3"
 
 
 def shell_request(msg_type: str, content: dict[str, Any], session_id: str) -> dict[str, Any]:
