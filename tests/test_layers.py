@@ -10,6 +10,10 @@ counts: at the top, inside a function (a lazy import), under
 * ``protocol/`` is pure: no tornado I/O (``tornado.httputil``'s types and
   ``tornado.escape`` are fine), no jupyter_server or jupyter_client, no
   sockets, no asyncio (its event loop and streams are I/O by definition).
+* The doctor's verdicts (``doctor/diagnoses.py``, ``kernel_facts.py`` and the
+  facts they judge, ``observations.py``) are as pure, and import none of the
+  doctor's modules that observe (the client, the kernel run, the local
+  servers, the checks, the command line).
 """
 
 from __future__ import annotations
@@ -55,6 +59,11 @@ PROTOCOL_FORBIDDEN = (
     "http.server",
     "urllib.request",
 )
+
+#: The doctor's pure modules, and what they must not import besides PROTOCOL_FORBIDDEN.
+VERDICTS = tuple(f"{DOCTOR}.{m}" for m in ("diagnoses", "kernel_facts", "observations"))
+_OBSERVING = ("colab_client", "kernel_run", "server_info", "checks", "cli")
+OBSERVERS = (*(f"{DOCTOR}.{m}" for m in _OBSERVING), "subprocess")
 
 
 def module_name(path: Path) -> str:
@@ -117,6 +126,10 @@ def violations(path: Path, source: str | None = None) -> list[str]:
             banned = within(name, PROTOCOL_FORBIDDEN)
             if banned:
                 found.append(f"{module} imports {name}: protocol/ does no I/O ({banned})")
+        if module in VERDICTS:
+            banned = within(name, PROTOCOL_FORBIDDEN + OBSERVERS)
+            if banned:
+                found.append(f"{module} imports {name}: the verdicts do no I/O ({banned})")
     return found
 
 
@@ -203,6 +216,23 @@ def test_a_pure_protocol_module_passes() -> None:
         "from . import paths\n"
     )
     assert violations(PACKAGE / "protocol" / "cors.py", source) == []
+
+
+@pytest.mark.parametrize("verdicts", ["diagnoses", "kernel_facts", "observations"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from .colab_client import Target",
+        "from .server_info import BridgeConfig",
+        "from . import kernel_run",
+        "from tornado.httpclient import HTTPResponse",
+        "import subprocess",
+    ],
+)
+def test_io_in_the_verdicts_is_caught(verdicts: str, line: str) -> None:
+    path = PACKAGE / "doctor" / f"{verdicts}.py"
+    found = violations(path, path.read_text(encoding="utf-8") + "\n" + line + "\n")
+    assert found and all("the verdicts do no I/O" in f for f in found), found
 
 
 def test_the_doctor_may_use_the_server_side() -> None:

@@ -22,6 +22,7 @@ from ..backend_url import Target
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN
 from ..protocol.paths import BRIDGE_PREFIX
+from .observations import ApiAnswer
 
 DIAGNOSE_PATH = f"{BRIDGE_PREFIX}/diagnose"
 
@@ -37,16 +38,6 @@ class ConnectError(ClientError):
         super().__init__(message)
         self.status = status
         self.refused = refused
-
-
-@dataclass(frozen=True)
-class ApiAnswer:
-    """What ``GET {base_url}api`` answered: status, version, and signs of a JupyterHub."""
-
-    status: int
-    version: str | None
-    hub_version: str | None  # X-JupyterHub-Version: a Hub, or a Hub's user server, answered
-    location: str | None  # where a redirect points
 
 
 async def _get(

@@ -15,7 +15,6 @@ import glob
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_server.extension.config import ExtensionConfigManager
@@ -26,28 +25,11 @@ from traitlets.config.loader import KVArgParseConfigLoader
 
 from ..app import ColabBridge
 from ..backend_url import WILDCARD_IPS, paste_url
+from .observations import BridgeConfig, RunningServer
 
 EXTENSION = "jupyter_colab_bridge"
 #: Command-line options of a server that matter to the bridge.
 _RELEVANT_OPTIONS = ("--ColabBridge.", "--ServerApp.jpserver_extensions=")
-
-
-@dataclass(frozen=True)
-class RunningServer:
-    """One running Jupyter server, from its runtime file."""
-
-    backend_url: str
-    scheme: str
-    ip: str
-    host: str
-    port: int
-    base_url: str
-    token: str
-    pid: int | None
-    root_dir: str
-    sock: str
-    version: str
-    password: bool = False
 
 
 def backend_url_from_info(info: dict[str, Any]) -> str:
@@ -84,19 +66,6 @@ def running_servers(runtime_dir: str | None = None) -> list[RunningServer]:
     """The running Jupyter servers of this user, ordered by port."""
     servers = [server_from_info(info) for info in list_running_servers(runtime_dir)]
     return sorted(servers, key=lambda s: (s.port, s.pid or 0))
-
-
-@dataclass
-class BridgeConfig:
-    """The bridge's settings as a server started now (or the given one) sees them."""
-
-    enabled: bool | None = None
-    disabled_by: list[str] = field(default_factory=list)
-    allowed_origins: list[str] = field(default_factory=list)
-    allowed_origin_patterns: list[str] = field(default_factory=list)
-    kernel_map: dict[str, str] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)
-    error: str | None = None
 
 
 def process_command_line(pid: int | None) -> list[str] | None:
