@@ -11,8 +11,8 @@ from tornado.routing import AnyMatches, Rule
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
 
 from ._version import __version__
-from .doctor.server_info import colab_python_kernel, hub_paste_urls, paste_url, ssh_forward_hint
-from .protocol.kernel_map import validate_map
+from .backend_url import hub_paste_urls, paste_url, ssh_forward_hint
+from .protocol.kernel_map import colab_python_kernel, validate_map
 from .protocol.origins import (
     COLAB_ORIGINS,
     OriginConfigError,

@@ -116,7 +116,7 @@ def test_resources_problems_warn(status: int, body: bytes) -> None:
 
 
 def test_hub_paste_urls() -> None:
-    from jupyter_colab_bridge.doctor.server_info import hub_paste_urls
+    from jupyter_colab_bridge.backend_url import hub_paste_urls
 
     env = {"JUPYTERHUB_SERVICE_PREFIX": "/user/alice/", "JUPYTERHUB_API_TOKEN": "server-cred"}
     assert hub_paste_urls(env) == (

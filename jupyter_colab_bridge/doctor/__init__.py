@@ -1,8 +1,10 @@
 """The user's tools: ``jupyter colab-bridge url``, ``doctor`` and ``settings``.
 
 * :mod:`.cli`: the command line;
-* :mod:`.checks`: the doctor's checks, in the order a connection meets them;
-* :mod:`.diagnoses`: from what a check observed to cause and fix (pure);
+* :mod:`.checks`: the doctor's table of checks, in the order a connection meets them,
+  and what each observes;
+* :mod:`.diagnoses`: from what a check observed to cause and fix; check ids and statuses (pure);
+* :mod:`.observations`: what the checks observed, as plain data;
 * :mod:`.colab_client`: a client that talks to a bridge as Colab's page does;
 * :mod:`.kernel_run`: runs code on a fresh kernel through the bridge;
 * :mod:`.kernel_facts`: what a Colab notebook can expect of that kernel (INFO lines);

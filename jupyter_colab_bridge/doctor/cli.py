@@ -16,19 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from ..backend_url import Target, paste_url, ssh_forward_hint
+from ..protocol.kernel_map import colab_python_kernel
 from ..protocol.origins import COLAB_ORIGIN
 from ..protocol.paths import BRIDGE_PREFIX
 from .checks import run_doctor
-from .colab_client import DIAGNOSE_PATH, ConnectError, Target, probe
-from .diagnoses import FAIL, WARN, DoctorReport
-from .server_info import (
-    RunningServer,
-    bridge_config,
-    colab_python_kernel,
-    paste_url,
-    running_servers,
-    ssh_forward_hint,
-)
+from .colab_client import DIAGNOSE_PATH, ConnectError, probe
+from .diagnoses import DoctorReport, Status
+from .observations import RunningServer
+from .server_info import bridge_config, running_servers
 
 _WIDTH = 100
 
@@ -114,11 +110,11 @@ def print_report(report: DoctorReport) -> None:
         line = f"[{check.status.upper()}] {check.title}: {check.summary}"
         print(textwrap.fill(line, _WIDTH, subsequent_indent=" " * 7))
         for label, text in (("cause", check.cause), ("fix", check.fix)):
-            if text and check.status in (FAIL, WARN):
+            if text and check.status in (Status.FAIL, Status.WARN):
                 start = f"       {label}: "
                 indent = " " * len(start)
                 print(textwrap.fill(text, _WIDTH, initial_indent=start, subsequent_indent=indent))
-    failed = [c.title for c in report.checks if c.status == FAIL]
+    failed = [c.title for c in report.checks if c.status == Status.FAIL]
     print("All checks passed." if not failed else f"{len(failed)} failed: {', '.join(failed)}")
 
 

@@ -12,17 +12,17 @@ import asyncio
 import base64
 import itertools
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
-from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM, PROTOCOL_VERSION
+from ..backend_url import Target
+from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN
 from ..protocol.paths import BRIDGE_PREFIX
+from .observations import ApiAnswer
 
 DIAGNOSE_PATH = f"{BRIDGE_PREFIX}/diagnose"
 
@@ -38,93 +38,6 @@ class ConnectError(ClientError):
         super().__init__(message)
         self.status = status
         self.refused = refused
-
-
-@dataclass(frozen=True)
-class Target:
-    """A backend URL as a user pastes it into Colab."""
-
-    url: str
-    scheme: str
-    host: str
-    port: int
-    base_url: str
-    token: str | None
-
-    @classmethod
-    def parse(cls, url: str) -> Target:
-        """Split a backend URL; ValueError with a user-facing message if unusable."""
-        example = "like http://localhost:8888/?token=..."
-        try:
-            parts = urlsplit(url.strip())
-            port = parts.port
-        except ValueError:
-            raise ValueError(f"{url!r} is not a URL; give the backend URL {example}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http(s) URL; give the backend URL {example}")
-        tokens = parse_qs(parts.query).get("token")
-        path = parts.path or "/"
-        return cls(
-            url=url.strip(),
-            scheme=parts.scheme,
-            host=parts.hostname,
-            port=port or (443 if parts.scheme == "https" else 80),
-            base_url=path if path.endswith("/") else path + "/",
-            token=tokens[0] if tokens else None,
-        )
-
-    @property
-    def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def masked_url(self) -> str:
-        """The URL with its token shortened, safe to paste into a bug report."""
-        if not self.token:
-            return self.url
-        parts = urlsplit(self.url)
-        query = urlencode({"token": self.token[:4] + "..."}, safe=".")
-        return urlunsplit(parts._replace(query=query))
-
-    def http_url(self, path: str) -> str:
-        return f"{self.scheme}://{self.netloc}{self.base_url}{path}"
-
-    def ws_url(self, path: str, query: dict[str, str] | None = None) -> str:
-        scheme = "wss" if self.scheme == "https" else "ws"
-        url = f"{scheme}://{self.netloc}{self.base_url}{path}"
-        return f"{url}?{urlencode(query)}" if query else url
-
-    def colab_query(self) -> dict[str, str]:
-        """The query string Colab's page puts on every bridge socket."""
-        return {MIN_VERSION_PARAM: PROTOCOL_VERSION, AUTH_URL_PARAM: self.url}
-
-    @property
-    def hub_user(self) -> tuple[str, str] | None:
-        """For a Hub user's server (``.../user/<name>/``): the Hub's base path and the name."""
-        match = _HUB_USER_PATH.match(self.base_url)
-        if match is None:
-            return None
-        return match.group(1), match.group(2)
-
-    def hub_url(self, path: str) -> str:
-        """A URL of the Hub this user's server belongs to (``hub/`` + path)."""
-        prefix = self.hub_user[0] if self.hub_user else "/"
-        return f"{self.scheme}://{self.netloc}{prefix}hub/{path}"
-
-
-#: A JupyterHub single-user server's path: ``<hub base>user/<name>/[<server name>/]``.
-_HUB_USER_PATH = re.compile(r"^(/(?:.*/)?)user/([^/]+)/")
-
-
-@dataclass(frozen=True)
-class ApiAnswer:
-    """What ``GET {base_url}api`` answered: status, version, and signs of a JupyterHub."""
-
-    status: int
-    version: str | None
-    hub_version: str | None  # X-JupyterHub-Version: a Hub, or a Hub's user server, answered
-    location: str | None  # where a redirect points
 
 
 async def _get(

@@ -1,7 +1,10 @@
 """The doctor's verdicts: plain functions from what was observed to cause and fix.
 
-Nothing here does I/O; :mod:`.checks` observes, these
-functions explain, so every diagnosis is tested without a server too.
+Nothing here does I/O: :mod:`.checks` observes and hands what it saw to these
+functions, which hold every word the doctor says (the kernel's INFO lines are in
+:mod:`.kernel_facts`, as pure), so every diagnosis is tested without a server too.
+Each check has a :class:`CheckId` (with its title) and a verdict function here,
+and one entry in :data:`.checks.CHECKS`, the ordered table that runs them.
 """
 
 from __future__ import annotations
@@ -9,50 +12,93 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 from .. import __version__
+from ..backend_url import Target
+from ..protocol.handshake import PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN
 from ..protocol.runtime_api import XSSI_PREFIX
-from .colab_client import ApiAnswer, Target
-from .server_info import BridgeConfig, RunningServer
+from .observations import (
+    ApiAnswer,
+    BridgeConfig,
+    EndpointsSeen,
+    HandshakeSeen,
+    KernelRun,
+    RunningServer,
+    ServerSeen,
+)
 
-PASS, FAIL, WARN, SKIP, INFO = "pass", "fail", "warn", "skip", "info"
+
+class _Word(str, Enum):
+    """A str-valued enum that prints, formats and serializes as its value."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
+
+
+class Status(_Word):
+    """A check's outcome, as ``--json`` writes it (and ``[PASS]`` in upper case)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+    INFO = "info"
+
+
+class CheckId(_Word):
+    """Each check's id (``--json``'s ``id``) and title, in the order the doctor reports them."""
+
+    heading: str
+
+    def __new__(cls, value: str, heading: str) -> CheckId:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.heading = heading
+        return member
+
+    INSTALL = "install", "Package and extension"
+    SERVER = "server", "Jupyter server"
+    ENDPOINTS = "endpoints", "Bridge endpoints"
+    HANDSHAKE = "handshake", "Colab handshake and GET api/kernelspecs"
+    KERNEL = "kernel", "Kernel runs 1+1 through proxied_ws"
+    COLAB_PACKAGE = "colab_package", "google.colab in Colab's kernel"
+    DRIVE = "drive", "Google Drive"
+    WIDGETS = "widgets", "Widgets on Colab's page"
+    PACKAGES = "packages", "Python and packages in Colab's kernel"
+    RESOURCES = "resources", "Resource monitor (api/colab/resources)"
+    ORIGIN = "origin", "Colab's origins allowed"
+    FORWARDING = "forwarding", "Host and port seen by the browser"
+    BROWSER = "browser", "Browser notes"
+
+
+#: Short names of the statuses (the tests use them).
+PASS, FAIL, WARN, SKIP, INFO = Status.PASS, Status.FAIL, Status.WARN, Status.SKIP, Status.INFO
 GET_URL = "jupyter colab-bridge url"
 ENABLE = "jupyter server extension enable jupyter_colab_bridge"
 RESTART_WITHOUT_OPTION = (
     "restart the server without --ServerApp.jpserver_extensions=jupyter_colab_bridge=False"
 )
-TITLES = {
-    "install": "Package and extension",
-    "server": "Jupyter server",
-    "endpoints": "Bridge endpoints",
-    "handshake": "Colab handshake and GET api/kernelspecs",
-    "kernel": "Kernel runs 1+1 through proxied_ws",
-    "colab_package": "google.colab in Colab's kernel",
-    "drive": "Google Drive",
-    "widgets": "Widgets on Colab's page",
-    "packages": "Python and packages in Colab's kernel",
-    "resources": "Resource monitor (api/colab/resources)",
-    "origin": "Colab's origins allowed",
-    "forwarding": "Host and port seen by the browser",
-    "browser": "Browser notes",
-}
 
 
 @dataclass
 class CheckResult:
     """The outcome of one check: a status, a summary, and on failure cause and fix."""
 
-    id: str
-    status: str
+    id: CheckId
+    status: Status
     summary: str
     cause: str = ""
     fix: str = ""
 
     @property
     def title(self) -> str:
-        return TITLES[self.id]
+        return self.id.heading
 
     def as_dict(self) -> dict[str, str]:
         return {"title": self.title, **asdict(self)}
@@ -67,15 +113,15 @@ class DoctorReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.status != FAIL for c in self.checks)
+        return all(c.status != Status.FAIL for c in self.checks)
 
     def as_dict(self) -> dict[str, Any]:
         return {"url": self.url, "ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
 
 
-def skipped(ids: tuple[str, ...], why: str) -> list[CheckResult]:
-    """Checks that cannot run because an earlier one failed."""
-    return [CheckResult(i, SKIP, f"skipped: {why}") for i in ids]
+def skipped(ids: tuple[CheckId, ...], why: str) -> list[CheckResult]:
+    """Checks that cannot run because a check they need did not pass."""
+    return [CheckResult(i, Status.SKIP, f"skipped: {why}") for i in ids]
 
 
 def is_loopback(host: str) -> bool:
@@ -114,15 +160,19 @@ def check_install(config: BridgeConfig) -> CheckResult:
     """The package imports here, and the config enables the extension."""
     where = f"jupyter_colab_bridge {__version__} imports in {sys.executable}"
     if config.error:
-        return CheckResult("install", FAIL, where, config.error, "correct the setting named above")
+        return CheckResult(
+            CheckId.INSTALL, Status.FAIL, where, config.error, "correct the setting named above"
+        )
     if config.enabled:
-        return CheckResult("install", PASS, f"{where}; enabled in the Jupyter config")
+        return CheckResult(CheckId.INSTALL, Status.PASS, f"{where}; enabled in the Jupyter config")
     if config.enabled is False:
         by, fix = _disabled_by(config)
-        return CheckResult("install", FAIL, f"{where}; but disabled", f"disabled by {by}", fix)
+        return CheckResult(
+            CheckId.INSTALL, Status.FAIL, f"{where}; but disabled", f"disabled by {by}", fix
+        )
     return CheckResult(
-        "install",
-        FAIL,
+        CheckId.INSTALL,
+        Status.FAIL,
         f"{where}; but not enabled",
         "no Jupyter config file enables it (the jupyter_server_config.d/"
         "jupyter_colab_bridge.json that pip installs is not on the config path)",
@@ -147,7 +197,7 @@ def server_down(target: Target, servers: list[RunningServer]) -> CheckResult:
             "the server with --ip=0.0.0.0"
         )
     cause = f"nothing listens at {target.netloc} (connection refused)"
-    return CheckResult("server", FAIL, f"no server at {target.netloc}", cause, fix)
+    return CheckResult(CheckId.SERVER, Status.FAIL, f"no server at {target.netloc}", cause, fix)
 
 
 def not_jupyter_api(target: Target, status: int, local: RunningServer | None) -> CheckResult:
@@ -159,8 +209,8 @@ def not_jupyter_api(target: Target, status: int, local: RunningServer | None) ->
             f"but the URL has {target.base_url}"
         )
     return CheckResult(
-        "server",
-        FAIL,
+        CheckId.SERVER,
+        Status.FAIL,
         f"{target.http_url('api')} answered {status}, not Jupyter's API",
         cause,
         f"paste the server's base URL as `{GET_URL}` prints it, like "
@@ -183,8 +233,8 @@ def hub_server_not_running(target: Target, answer: ApiAnswer) -> CheckResult | N
     name = target.hub_user[1]
     seen = f"redirected to {answer.location}" if redirected else f"answered {answer.status}"
     return CheckResult(
-        "server",
-        FAIL,
+        CheckId.SERVER,
+        Status.FAIL,
         f"{name}'s server on this JupyterHub is not running",
         f"JupyterHub {answer.hub_version} {seen} for {target.http_url('api')}: the Hub answers "
         "for a user's server that is stopped (or still starting), and Colab cannot use it",
@@ -193,11 +243,65 @@ def hub_server_not_running(target: Target, answer: ApiAnswer) -> CheckResult | N
     )
 
 
+def choose_target(
+    url: str | None, servers: list[RunningServer]
+) -> tuple[Target | None, CheckResult | None, str]:
+    """The URL to check, or the failed server check; plus a note for the summary.
+
+    ``url`` is the one given on the command line; without it, the first
+    running server on a TCP port (``servers`` is ordered by port).
+    """
+    if url:
+        try:
+            return Target.parse(url), None, ""
+        except ValueError as e:
+            fix = "jupyter colab-bridge doctor 'http://localhost:8888/?token=...'"
+            return None, CheckResult(CheckId.SERVER, Status.FAIL, "unusable URL", str(e), fix), ""
+    tcp = [s for s in servers if not s.sock]
+    if tcp:
+        note = ""
+        if len(tcp) > 1:
+            note = f" ({len(tcp)} servers run; checked the first; pass a URL to check another)"
+        return Target.parse(tcp[0].backend_url), None, note
+    cause = "no runtime file (jpserver-*.json) of a live server was found"
+    if servers:
+        cause += " (only servers on Unix sockets, which Colab cannot use)"
+    fix = (
+        "start one: `jupyter server` (it prints the URL to paste), or pass the URL: "
+        "jupyter colab-bridge doctor 'http://localhost:8888/?token=...'"
+    )
+    failed = CheckResult(CheckId.SERVER, Status.FAIL, "no running Jupyter server found", cause, fix)
+    return None, failed, ""
+
+
+def server_result(
+    target: Target,
+    seen: ServerSeen,
+    servers: list[RunningServer],
+    local: RunningServer | None,
+    note: str = "",
+) -> CheckResult:
+    """Jupyter's REST API answers under the URL's base_url (``note`` ends the summary)."""
+    answer = seen.answer
+    if answer is None:
+        if seen.refused:
+            return server_down(target, servers)
+        fix = "check the host and port in the URL, and that the server runs"
+        summary = f"no answer from {target.netloc}"
+        return CheckResult(CheckId.SERVER, Status.FAIL, summary, seen.error, fix)
+    stopped = hub_server_not_running(target, answer)
+    if stopped is not None:
+        return stopped
+    if answer.status != 200 or answer.version is None:
+        return not_jupyter_api(target, answer.status, local)
+    return server_answers(target, answer.version, note)
+
+
 def server_answers(target: Target, version: str, note: str = "") -> CheckResult:
     summary = f"Jupyter server {version} answers at {target.netloc}{target.base_url}"
     if not version.startswith("2."):
         summary += " (the bridge needs jupyter_server 2)"
-    return CheckResult("server", PASS, summary + note)
+    return CheckResult(CheckId.SERVER, Status.PASS, summary + note)
 
 
 # -- 3. bridge endpoints ------------------------------------------------------
@@ -226,6 +330,35 @@ def explain_not_loaded(
         "installed or enabled, from another environment, or with options that turn it off",
         "stop the server (Ctrl-C) and start it again with `jupyter server` from this environment",
     )
+
+
+def endpoints_result(seen: EndpointsSeen, config: BridgeConfig, version: str | None) -> CheckResult:
+    """``http_over_websocket/diagnose`` exists (``version``: the server's, for a 404)."""
+    path = seen.path
+    if seen.status is None:
+        return CheckResult(CheckId.ENDPOINTS, Status.FAIL, f"{path}: {seen.error}")
+    if seen.status == 404:
+        cause, fix = explain_not_loaded(config, seen.imports, seen.python, version)
+        summary = f"{path} answers 404: the bridge is not loaded on this server"
+        return CheckResult(CheckId.ENDPOINTS, Status.FAIL, summary, cause, fix)
+    if seen.status == 403:
+        summary = f"{path} exists (it refused Colab's origin: see the origin check)"
+        return CheckResult(CheckId.ENDPOINTS, Status.PASS, summary)
+    if seen.status != 101:
+        return CheckResult(CheckId.ENDPOINTS, Status.FAIL, f"{path} answers HTTP {seen.status}")
+    reply = seen.reply
+    if reply is None:
+        return CheckResult(CheckId.ENDPOINTS, Status.FAIL, f"{path} did not answer: {seen.error}")
+    if reply.get("is_outdated_extension"):
+        return CheckResult(
+            CheckId.ENDPOINTS,
+            Status.FAIL,
+            f"protocol {reply.get('extension_version')} is older than Colab's {PROTOCOL_VERSION}",
+            "an outdated bridge answers",
+            "run `pip install -U jupyter_colab_bridge`, then restart the server",
+        )
+    summary = f"{path} answers (protocol {reply.get('extension_version')})"
+    return CheckResult(CheckId.ENDPOINTS, Status.PASS, summary)
 
 
 # -- 4. the handshake ---------------------------------------------------------
@@ -313,6 +446,79 @@ def explain_refused_handshake(
     return "the server refused the token in the URL (HTTP 403)", fix
 
 
+def handshake_result(
+    target: Target, local: RunningServer | None, seen: HandshakeSeen
+) -> CheckResult:
+    """The socket opens as Colab opens it, and a request through it gets kernels."""
+    if seen.refused is not None:
+        if seen.status != 403:
+            return CheckResult(
+                CheckId.HANDSHAKE, Status.FAIL, f"the handshake failed: {seen.refused}"
+            )
+        if seen.hub is not None:
+            cause, fix = explain_refused_hub_token(target, *seen.hub)
+        else:
+            cause, fix = explain_refused_handshake(target, local, seen.alone == 101)
+        return CheckResult(CheckId.HANDSHAKE, Status.FAIL, "the handshake got 403", cause, fix)
+    if seen.no_reply is not None:
+        return CheckResult(
+            CheckId.HANDSHAKE,
+            Status.FAIL,
+            "the socket opened but the request got no reply",
+            seen.no_reply or "no reply within 30 s",
+            "read the server log; if it names min_version, upgrade jupyter_colab_bridge",
+        )
+    if seen.reply_status != 200:
+        return CheckResult(
+            CheckId.HANDSHAKE,
+            Status.FAIL,
+            f"GET api/kernelspecs through the bridge: {seen.reply_status} {seen.reply_text}",
+            "the server refused or failed the request carried by the bridge",
+            "read the server log for this request",
+        )
+    names = sorted(seen.specs.get("kernelspecs") or {})
+    if not names:
+        return CheckResult(
+            CheckId.HANDSHAKE,
+            Status.FAIL,
+            "GET api/kernelspecs through the bridge: 200, but no kernels",
+            "no Jupyter kernel is installed in the server's environment",
+            "run `python -m pip install ipykernel && python -m ipykernel install --user`",
+        )
+    summary = (
+        f"from {COLAB_ORIGIN} with the token: GET api/kernelspecs = 200, kernels: "
+        f"{', '.join(names)} (default {seen.specs.get('default')})"
+    )
+    return CheckResult(CheckId.HANDSHAKE, Status.PASS, summary)
+
+
+# -- 5. the kernel ------------------------------------------------------------
+def kernel_not_asked() -> CheckResult:
+    """``--no-kernel``: no kernel is started."""
+    return CheckResult(CheckId.KERNEL, Status.SKIP, "skipped (--no-kernel)")
+
+
+def kernel_result(run: KernelRun | None, error: str = "") -> CheckResult:
+    """Colab's Python kernel ran ``1+1`` through proxied_ws (``run``), or ``error``."""
+    if run is None:
+        return CheckResult(
+            CheckId.KERNEL,
+            Status.FAIL,
+            "the kernel check failed",
+            error or "timed out",
+            "read the server log; try the kernel alone with `jupyter console`",
+        )
+    if run.result != "2":
+        summary = f"1+1 gave {run.result!r}"
+        return CheckResult(CheckId.KERNEL, Status.FAIL, summary, "the kernel is broken")
+    protocol = run.subprotocol or "the JSON kernel protocol"
+    summary = (
+        f"kernel {run.kernel_name}: 1+1 = 2 over {protocol}; deleted. "
+        "Colab's Python notebooks run on this kernel"
+    )
+    return CheckResult(CheckId.KERNEL, Status.PASS, summary)
+
+
 # -- 6. origin ----------------------------------------------------------------
 def origin_result(statuses: dict[str, int], config: BridgeConfig) -> CheckResult:
     """Colab's origins, judged by the diagnose socket's answer (101 or 403) to each."""
@@ -320,7 +526,9 @@ def origin_result(statuses: dict[str, int], config: BridgeConfig) -> CheckResult
     refused = [origin for origin, status in statuses.items() if status != 101]
     if not refused:
         accepted = " and ".join(statuses)
-        return CheckResult("origin", PASS, f"{accepted} are accepted (configured: {listed})")
+        return CheckResult(
+            CheckId.ORIGIN, Status.PASS, f"{accepted} are accepted (configured: {listed})"
+        )
     answers = ", ".join(f"{statuses[o]} to {o}" for o in refused)
     cause = (
         f"the server answers {answers} (its log says 'refused a WebSocket from origin'); "
@@ -333,8 +541,8 @@ def origin_result(statuses: dict[str, int], config: BridgeConfig) -> CheckResult
         f"c.ColabBridge.allowed_origins = [{both}]"
     )
     summary = f"{' and '.join(refused)} {'is' if len(refused) == 1 else 'are'} refused"
-    status = FAIL if COLAB_ORIGIN in refused else WARN
-    return CheckResult("origin", status, summary, cause, fix)
+    status = Status.FAIL if COLAB_ORIGIN in refused else Status.WARN
+    return CheckResult(CheckId.ORIGIN, status, summary, cause, fix)
 
 
 # -- 6b. the resource monitor ---------------------------------------------------
@@ -342,12 +550,18 @@ def _gib(n: Any) -> str:
     return f"{float(n) / 2**30:.1f} GiB"
 
 
-def resources_result(status: int, body: bytes) -> CheckResult:
-    """What Colab's resource monitor will show, from ``api/colab/resources``' reply."""
+def resources_result(status: int | None, body: bytes, error: str = "") -> CheckResult:
+    """What Colab's resource monitor will show, from ``api/colab/resources``' reply.
+
+    ``status`` None: no reply came, for the reason ``error``.
+    """
+    if status is None:
+        summary = f"api/colab/resources did not answer: {error}"
+        return CheckResult(CheckId.RESOURCES, Status.WARN, summary)
     if status == 404:
         return CheckResult(
-            "resources",
-            WARN,
+            CheckId.RESOURCES,
+            Status.WARN,
             "api/colab/resources answers 404: Colab shows no RAM, disk or GPU figures",
             "the runtime API is off (ColabBridge.runtime_api = False) or the bridge is older",
             "remove c.ColabBridge.runtime_api = False, or upgrade jupyter_colab_bridge",
@@ -372,13 +586,13 @@ def resources_result(status: int, body: bytes) -> CheckResult:
         ]
     except (ValueError, KeyError, TypeError) as e:
         return CheckResult(
-            "resources",
-            WARN,
+            CheckId.RESOURCES,
+            Status.WARN,
             f"api/colab/resources gave no usable figures ({e})",
             "see the server's log",
         )
     gpu_text = "GPUs: " + "; ".join(gpus) if gpus else "no GPU (NVIDIA GPUs need the [gpu] extra)"
-    return CheckResult("resources", PASS, f"{ram}; {disk}; {gpu_text}")
+    return CheckResult(CheckId.RESOURCES, Status.PASS, f"{ram}; {disk}; {gpu_text}")
 
 
 # -- 7. host and port ---------------------------------------------------------
@@ -386,8 +600,8 @@ def forwarding_check(target: Target, local: RunningServer | None, container: boo
     """What the browser must reach, and the port-forwarding pitfalls."""
     if target.scheme == "http" and not is_loopback(target.host):
         return CheckResult(
-            "forwarding",
-            FAIL,
+            CheckId.FORWARDING,
+            Status.FAIL,
             f"the URL names {target.host}, not localhost",
             f"Colab's page is https; browsers block ws:// to {target.host} from it (mixed "
             "content); only localhost and 127.0.0.1 are exempt",
@@ -397,8 +611,8 @@ def forwarding_check(target: Target, local: RunningServer | None, container: boo
         )
     if local is not None and container and is_loopback(local.ip or "localhost"):
         return CheckResult(
-            "forwarding",
-            WARN,
+            CheckId.FORWARDING,
+            Status.WARN,
             f"this runs in a container and the server listens on {local.ip or 'localhost'} only",
             "a published port (docker run -p) cannot reach a server that listens on the "
             "container's loopback address",
@@ -410,21 +624,21 @@ def forwarding_check(target: Target, local: RunningServer | None, container: boo
             f"{target.netloc} reaches a server with no runtime file of this user here "
             "(a forwarded port, a container or another user's server)"
         )
-        return CheckResult("forwarding", PASS, summary)
+        return CheckResult(CheckId.FORWARDING, Status.PASS, summary)
     summary = (
         f"the browser must reach {target.netloc} on its own machine; if it runs on another "
         f"machine, forward the port there: `ssh -N -L {target.port}:localhost:{target.port} "
         "you@this-machine` and paste the same URL"
     )
-    return CheckResult("forwarding", PASS, summary)
+    return CheckResult(CheckId.FORWARDING, Status.PASS, summary)
 
 
 # -- 8. browser notes ---------------------------------------------------------
 def browser_notes() -> CheckResult:
     """What the doctor cannot see: the browser's own prompts and settings."""
     return CheckResult(
-        "browser",
-        INFO,
+        CheckId.BROWSER,
+        Status.INFO,
         "Chrome 142+ asks whether colab.research.google.com may access your local network: "
         "choose Allow (if you blocked it: the icon left of the address bar > Site settings > "
         "Local network access > Allow, then reload). Firefox: if the connection fails, set "

@@ -20,7 +20,7 @@ import ast
 import json
 from typing import Any
 
-from .diagnoses import INFO, CheckResult
+from .diagnoses import CheckId, CheckResult, Status
 
 #: Packages whose versions a notebook usually depends on.
 MAIN_PACKAGES = ("numpy", "pandas", "torch", "tensorflow", "jax")
@@ -60,13 +60,17 @@ def parse_facts(result: str) -> dict[str, Any] | None:
 def facts_results(kernel: str, facts: dict[str, Any] | None) -> list[CheckResult]:
     """The INFO lines for the kernel named ``kernel``."""
     if facts is None:
-        return [CheckResult("colab_package", INFO, f"could not ask kernel {kernel} what it has")]
+        return [
+            CheckResult(
+                CheckId.COLAB_PACKAGE, Status.INFO, f"could not ask kernel {kernel} what it has"
+            )
+        ]
     packages: dict[str, str] = facts.get("packages") or {}
     return [
         _colab_package(kernel, facts.get("google_colab")),
         CheckResult(
-            "drive",
-            INFO,
+            CheckId.DRIVE,
+            Status.INFO,
             "drive.mount works only on Colab's own machines, whatever is installed here: "
             f"{COLABTOOLS}/drive.py refuses elsewhere and points to PyDrive2. On your own "
             "machine, Google Drive for desktop syncs Drive to a local folder a notebook can "
@@ -85,11 +89,11 @@ def _colab_package(kernel: str, error: str | None) -> CheckResult:
     )
     if error is None:
         return CheckResult(
-            "colab_package", INFO, f"google.colab imports in kernel {kernel}; {needs}"
+            CheckId.COLAB_PACKAGE, Status.INFO, f"google.colab imports in kernel {kernel}; {needs}"
         )
     return CheckResult(
-        "colab_package",
-        INFO,
+        CheckId.COLAB_PACKAGE,
+        Status.INFO,
         f"google.colab does not import in kernel {kernel} ({error}); {needs}, so a notebook "
         "that calls them stops with that error here, while it works on Colab's own runtime. "
         "The google-colab release on PyPI dates from 2018; Colab's local-runtime Docker image "
@@ -100,7 +104,9 @@ def _colab_package(kernel: str, error: str | None) -> CheckResult:
 def _widgets(version: str | None) -> CheckResult:
     if version is None:
         return CheckResult(
-            "widgets", INFO, "ipywidgets is not installed in this kernel: no widgets to show"
+            CheckId.WIDGETS,
+            Status.INFO,
+            "ipywidgets is not installed in this kernel: no widgets to show",
         )
     major = version.split(".")[0]
     if major == "7":
@@ -113,7 +119,7 @@ def _widgets(version: str | None) -> CheckResult:
         )
     else:
         meaning = "Colab's page renders ipywidgets 7, and 8 with its custom widget manager"
-    return CheckResult("widgets", INFO, f"ipywidgets {version}: {meaning}")
+    return CheckResult(CheckId.WIDGETS, Status.INFO, f"ipywidgets {version}: {meaning}")
 
 
 def _packages(kernel: str, facts: dict[str, Any], packages: dict[str, str]) -> CheckResult:
@@ -124,4 +130,4 @@ def _packages(kernel: str, facts: dict[str, Any], packages: dict[str, str]) -> C
         summary += f"; {', '.join(found)}"
     if absent:
         summary += f"; not installed: {', '.join(absent)}"
-    return CheckResult("packages", INFO, summary)
+    return CheckResult(CheckId.PACKAGES, Status.INFO, summary)

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,13 +23,12 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
+from ..protocol.kernel_map import COLAB_PYTHON_KERNEL
 from ..protocol.paths import BRIDGE_PREFIX
 from .colab_client import BridgeSession, ClientError, connect
+from .observations import KernelRun
 
 KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
-
-#: The kernel name Colab's page asks for in a Python notebook.
-COLAB_PYTHON_KERNEL = "python3"
 
 
 def shell_request(msg_type: str, content: dict[str, Any], session_id: str) -> dict[str, Any]:
@@ -85,16 +83,6 @@ def decode_kernel_message(frame: str | bytes) -> dict[str, Any]:
         return {"channel": channel, "header": header, "parent_header": parent, "content": content}
     decoded: dict[str, Any] = json.loads(frame)
     return decoded
-
-
-@dataclass(frozen=True)
-class KernelRun:
-    """What running code on a fresh kernel through the bridge gave."""
-
-    kernel_name: str
-    subprotocol: str | None
-    result: str
-    more: tuple[str, ...] = ()
 
 
 async def run_code(

@@ -11,17 +11,11 @@ the wire for this: the server is never asked for its configuration.
 
 from __future__ import annotations
 
-import getpass
 import glob
-import ipaddress
 import json
 import os
-import socket
 import subprocess
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin
 
 from jupyter_server.extension.config import ExtensionConfigManager
 from jupyter_server.serverapp import ServerApp, list_running_servers
@@ -29,100 +23,13 @@ from traitlets import TraitError
 from traitlets.config import Config
 from traitlets.config.loader import KVArgParseConfigLoader
 
+from ..app import ColabBridge
+from ..backend_url import WILDCARD_IPS, paste_url
+from .observations import BridgeConfig, RunningServer
+
 EXTENSION = "jupyter_colab_bridge"
-_WILDCARD_IPS = ("", "0.0.0.0", "::")
 #: Command-line options of a server that matter to the bridge.
 _RELEVANT_OPTIONS = ("--ColabBridge.", "--ServerApp.jpserver_extensions=")
-
-
-@dataclass(frozen=True)
-class RunningServer:
-    """One running Jupyter server, from its runtime file."""
-
-    backend_url: str
-    scheme: str
-    ip: str
-    host: str
-    port: int
-    base_url: str
-    token: str
-    pid: int | None
-    root_dir: str
-    sock: str
-    version: str
-    password: bool = False
-
-
-def paste_url(secure: bool, ip: str | None, port: Any, base_url: str | None, token: str) -> str:
-    """The backend URL to paste into Colab: the one rule for the banner and ``url``.
-
-    A wildcard or empty ``ip`` becomes ``localhost``; ``token`` is what to show
-    (the banner passes ``...`` for a configured token).
-    """
-    ip = ip or "localhost"
-    if ip in _WILDCARD_IPS:
-        ip = "localhost"
-    host = f"[{ip}]" if ":" in ip else ip
-    url = f"{'https' if secure else 'http'}://{host}:{port}{base_url or '/'}"
-    if token:
-        url += "?token=" + quote(token, safe="")
-    return url
-
-
-def colab_python_kernel(kernel_map: Mapping[str, str]) -> str:
-    """The kernel Colab's Python notebooks (which ask for ``python3``) get."""
-    return kernel_map.get("python3", "python3")
-
-
-def ssh_forward_hint(
-    env: Mapping[str, str],
-    port: Any,
-    user: str | None = None,
-    host: str | None = None,
-    listen_ip: str | None = None,
-) -> str | None:
-    """In an SSH session: the command to run on the laptop to reach ``port`` here.
-
-    ``listen_ip`` is the server's ``ip``: the forward ends at ``localhost``
-    unless the server listens on one other address only.
-
-    ``SSH_CONNECTION`` holds "client_ip client_port server_ip server_port";
-    the host is its server address (a valid IP only), else this machine's
-    name. Colab's page reaches a plain-HTTP server only on ``localhost``, so
-    the laptop forwards its own port to this one. None outside SSH, or for a
-    value that is not what sshd sets.
-    """
-    fields = env.get("SSH_CONNECTION", "").split()
-    if len(fields) != 4 or not isinstance(port, int):
-        return None
-    try:
-        server_ip = str(ipaddress.ip_address(fields[2]))
-    except ValueError:
-        return None
-    host = host or server_ip or socket.gethostname()
-    user = user or getpass.getuser()
-    end = "localhost"
-    if listen_ip and listen_ip not in (*_WILDCARD_IPS, "localhost", "127.0.0.1", "::1"):
-        end = f"[{listen_ip}]" if ":" in listen_ip else listen_ip
-    return f"ssh -N -L {port}:{end}:{port} {user}@{host}"
-
-
-def hub_paste_urls(env: Mapping[str, str]) -> tuple[str, str] | None:
-    """On a JupyterHub user's server: the URL to paste (before ``?token=``) and the token page.
-
-    Read from the environment JupyterHub's spawner gives the server
-    (``JUPYTERHUB_SERVICE_PREFIX``, and the public URLs when the Hub knows
-    them); the Hub's host stands as ``https://<your hub>`` otherwise. None
-    when this server is not a Hub's.
-    """
-    prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
-    if not prefix or not env.get("JUPYTERHUB_API_TOKEN"):
-        return None
-    server_url = env.get("JUPYTERHUB_PUBLIC_URL") or f"https://<your hub>{prefix}"
-    hub_url = env.get("JUPYTERHUB_PUBLIC_HUB_URL") or (
-        f"https://<your hub>{env.get('JUPYTERHUB_BASE_URL') or '/'}hub/"
-    )
-    return server_url, urljoin(hub_url if hub_url.endswith("/") else hub_url + "/", "token")
 
 
 def backend_url_from_info(info: dict[str, Any]) -> str:
@@ -143,7 +50,7 @@ def server_from_info(info: dict[str, Any]) -> RunningServer:
         backend_url=backend_url_from_info(info),
         scheme="https" if info.get("secure") else "http",
         ip=str(info.get("hostname") or ""),
-        host="localhost" if ip in _WILDCARD_IPS else ip,
+        host="localhost" if ip in WILDCARD_IPS else ip,
         port=int(info.get("port") or 0),
         base_url=info.get("base_url") or "/",
         token=str(info.get("token") or ""),
@@ -161,19 +68,6 @@ def running_servers(runtime_dir: str | None = None) -> list[RunningServer]:
     return sorted(servers, key=lambda s: (s.port, s.pid or 0))
 
 
-@dataclass
-class BridgeConfig:
-    """The bridge's settings as a server started now (or the given one) sees them."""
-
-    enabled: bool | None = None
-    disabled_by: list[str] = field(default_factory=list)
-    allowed_origins: list[str] = field(default_factory=list)
-    allowed_origin_patterns: list[str] = field(default_factory=list)
-    kernel_map: dict[str, str] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)
-    error: str | None = None
-
-
 def process_command_line(pid: int | None) -> list[str] | None:
     """A process's arguments, or None where the system does not show them."""
     if not pid:
@@ -188,8 +82,6 @@ def process_command_line(pid: int | None) -> list[str] | None:
 
 def command_line_config(argv: list[str]) -> Config:
     """The options of ``argv`` that concern the bridge, parsed like traitlets does."""
-    from ..app import ColabBridge
-
     relevant = [a for a in argv if a.startswith(_RELEVANT_OPTIONS) and "=" in a]
     if not relevant:
         return Config()
@@ -215,8 +107,6 @@ def _files_disabling(config_dirs: list[str]) -> list[str]:
 
 def bridge_config(pid: int | None = None) -> BridgeConfig:
     """Read the settings as jupyter_server would, plus server ``pid``'s options."""
-    from ..app import ColabBridge
-
     result = BridgeConfig(sources=["Jupyter config files"])
     try:
         serverapp = ServerApp()

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 #: The setting's name, as the user writes it in a config file.
 SETTING = "c.ColabBridge.kernel_map"
 
+#: The kernel name Colab's page asks for in a Python notebook.
+COLAB_PYTHON_KERNEL = "python3"
+
 # jupyter_server's routes (services/sessions/handlers.py, services/kernels/handlers.py),
 # matched on the raw path as tornado matches them.
 _SESSION_ID = r"[^/]+"
@@ -76,6 +79,11 @@ def request_kind(method: str, path: str, base_url: str) -> str | None:
     if method == "POST" and _KERNELS.fullmatch(rel):
         return "kernel"
     return None
+
+
+def colab_python_kernel(kernel_map: Mapping[str, str]) -> str:
+    """The kernel Colab's Python notebooks (which ask for ``python3``) get."""
+    return kernel_map.get(COLAB_PYTHON_KERNEL, COLAB_PYTHON_KERNEL)
 
 
 def validate_map(value: Mapping[object, object]) -> dict[str, str]:
