@@ -56,7 +56,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -64,6 +63,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 from tornado.routing import AnyMatches, Router, Rule
 
+from ..protocol.cors import CORS_RESPONSE_HEADERS, add_vary, allow_credentials, preflight_headers
 from ..protocol.handshake import is_upgrade
 from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
@@ -75,20 +75,6 @@ from .credentials import (
     take_query_token,
 )
 from .page_requests import mark_from_page
-
-#: Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
-PREFLIGHT_MAX_AGE = 7200
-
-#: Methods and request headers every preflight answer allows.
-ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-XSRFToken")
-
-#: The response headers that make a reply readable by another origin.
-CORS_RESPONSE_HEADERS = (
-    "Access-Control-Allow-Origin",
-    "Access-Control-Allow-Credentials",
-    "Access-Control-Expose-Headers",
-)
 
 #: What a page is told by a server with authentication turned off.
 NO_AUTH_REFUSED = (
@@ -102,9 +88,6 @@ COOKIE_REFUSED = (
     "Paste the server's URL with its token into Colab (`jupyter colab-bridge url` "
     "prints it), or set c.ColabBridge.allow_cookie_auth = True to accept cookies."
 )
-
-# RFC 9110 token: a method or a header field name.
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class DirectModeRules:
@@ -153,56 +136,6 @@ def not_navigation(request: httputil.HTTPServerRequest) -> bool:
     return (
         is_upgrade(request.headers) or request.headers.get("Sec-Fetch-Mode", "").lower() == "cors"
     )
-
-
-def add_vary(headers: httputil.HTTPHeaders, *names: str) -> None:
-    """Add ``names`` to the ``Vary`` header, keeping what is there."""
-    present = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
-    lowered = {v.lower() for v in present}
-    present += [n for n in names if n.lower() not in lowered]
-    if present:
-        headers["Vary"] = ", ".join(present)
-
-
-def allow_credentials(headers: httputil.HTTPHeaders, origin: str) -> None:
-    """The headers that let the page at ``origin`` read a credentialed response."""
-    headers["Access-Control-Allow-Origin"] = origin
-    headers["Access-Control-Allow-Credentials"] = "true"
-    add_vary(headers, "Origin")
-
-
-def _merged(defaults: tuple[str, ...], requested: str) -> str:
-    """``defaults`` plus each requested name that is a valid token, no repeats."""
-    out = list(defaults)
-    seen = {d.lower() for d in defaults}
-    for name in (n.strip() for n in requested.split(",")):
-        if name and _TOKEN.fullmatch(name) and name.lower() not in seen:
-            seen.add(name.lower())
-            out.append(name)
-    return ", ".join(out)
-
-
-def preflight_headers(request_headers: httputil.HTTPHeaders, origin: str) -> httputil.HTTPHeaders:
-    """The answer to a preflight from an allowlisted ``origin``."""
-    headers = httputil.HTTPHeaders()
-    allow_credentials(headers, origin)
-    headers["Access-Control-Allow-Methods"] = _merged(
-        ALLOWED_METHODS, request_headers.get("Access-Control-Request-Method", "")
-    )
-    headers["Access-Control-Allow-Headers"] = _merged(
-        ALLOWED_HEADERS, request_headers.get("Access-Control-Request-Headers", "")
-    )
-    headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
-    if request_headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
-        # Chrome's Private Network Access (before Local Network Access).
-        headers["Access-Control-Allow-Private-Network"] = "true"
-    add_vary(
-        headers,
-        "Access-Control-Request-Method",
-        "Access-Control-Request-Headers",
-        "Access-Control-Request-Private-Network",
-    )
-    return headers
 
 
 class DirectModeGate(Router):
