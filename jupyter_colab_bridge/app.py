@@ -12,7 +12,7 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validat
 
 from ._version import __version__
 from .backend_url import hub_paste_urls, paste_url, ssh_forward_hint
-from .protocol.kernel_map import colab_python_kernel, validate_map
+from .protocol.kernel_map import COLAB_PYTHON_KERNEL, colab_python_kernel, validate_map
 from .protocol.origins import (
     COLAB_ORIGINS,
     OriginConfigError,
@@ -374,7 +374,7 @@ class ColabBridge(ExtensionApp):
                 )
             lines.extend(self._ssh_lines())
         kernel = colab_python_kernel(self.kernel_map)
-        mapped = " (c.ColabBridge.kernel_map)" if kernel != "python3" else ""
+        mapped = " (c.ColabBridge.kernel_map)" if kernel != COLAB_PYTHON_KERNEL else ""
         lines.append(f"Colab's Python notebooks run on kernel: {kernel}{mapped}")
         lines.append(f"Allowed page origins: {', '.join(self.origin_policy.describe())}")
         lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
