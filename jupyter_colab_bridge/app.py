@@ -90,7 +90,8 @@ class ColabBridge(ExtensionApp):
         help=(
             "Requests one bridge socket may have running at once; beyond it a request "
             "gets a 503 reply frame at once instead of waiting. A request keeps its "
-            "place until its handler finishes, even after its 504 (request_timeout). "
+            "place until its handler finishes, even after its 504 (request_timeout); "
+            "if the socket closes first, it counts under max_abandoned_requests instead. "
             "Example: c.ColabBridge.max_requests_in_flight = 64"
         ),
     )
@@ -101,8 +102,10 @@ class ColabBridge(ExtensionApp):
             "Requests, server-wide, whose bridge socket has closed (a Colab tab closed "
             "or reloaded) but whose handler still runs: tornado never stops a handler, "
             "so they run on unanswered. While this many run, every socket's new "
-            "requests get a 503 reply frame until some finish, so reopening sockets "
-            "cannot pile up work. Example: c.ColabBridge.max_abandoned_requests = 16"
+            "requests get a 503 reply frame naming this setting until some finish, so "
+            "reopening sockets cannot pile up work (handlers running at once stay "
+            "below this plus max_connections x max_requests_in_flight). "
+            "Example: c.ColabBridge.max_abandoned_requests = 16"
         ),
     )
     max_connections = Int(
