@@ -155,6 +155,7 @@ def servers(base: Path) -> Iterator[dict[str, Server]]:
             "--IdentityProvider.token=",
             f"--PasswordIdentityProvider.hashed_password={passwd('pw-only')}",
         ),
+        "noauth": _start(base, "noauth", "--IdentityProvider.token="),
     }
     try:
         yield {
@@ -353,6 +354,25 @@ def test_doctor_password_only_server(
     assert "no token" in handshake["cause"] and "password" in handshake["cause"]
     assert "--IdentityProvider.token=" in handshake["fix"]
     assert f"http://localhost:{server.port}/?token=<that token>" in handshake["fix"]
+
+
+def test_doctor_server_without_authentication(
+    servers: dict[str, Server], env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No token and no password: the handshake check names that, not the origin.
+
+    Such a server lets a script in without any credential, so the doctor's
+    token-alone handshake opens; that must not read as "the origin is refused".
+    """
+    server = servers["noauth"]
+    assert server.info["token"] == "" and not server.info.get("password")
+    code, report = run_doctor_json(capsys, "--no-kernel", server.url)
+    assert code == 1
+    handshake = report["by_id"]["handshake"]
+    assert handshake["status"] == FAIL
+    assert "no token" in handshake["cause"]
+    assert "origin" not in handshake["cause"]
+    assert "JUPYTER_TOKEN" in handshake["fix"]
 
 
 def test_doctor_extension_disabled(

@@ -406,17 +406,19 @@ def explain_refused_handshake(
     """Cause and fix for a 403 on the Colab-style handshake.
 
     ``token_alone_opens``: the same handshake without ``Origin`` was accepted,
-    so the token is good and the origin is what the server refuses.
+    so the token is good and the origin is what the server refuses (unless the
+    server has no token at all, which is judged first).
     """
-    if token_alone_opens:
-        return (
-            f"the server refuses the origin {COLAB_ORIGIN} (the token is accepted)",
-            "allow Colab's origin: see the origin check below",
-        )
+    # First: a server without a token lets a script in with no credential at
+    # all, so ``token_alone_opens`` would wrongly blame the origin there.
     if local is not None and not local.token:
         return (
             "the server has no token"
-            + (" (it is protected by a password only)" if local.password else "")
+            + (
+                " (it is protected by a password only)"
+                if local.password
+                else " (authentication is turned off)"
+            )
             + ": Colab's page authenticates with a token, never with a password or a "
             "login cookie",
             "restart the server with a token: `JUPYTER_TOKEN=<a long random string> "
@@ -424,6 +426,11 @@ def explain_refused_handshake(
             'with `python -c "import secrets; print(secrets.token_urlsafe(32))"`), or set '
             "c.IdentityProvider.token in jupyter_server_config.py; then paste "
             f"{target.scheme}://{target.netloc}{target.base_url}?token=<that token>",
+        )
+    if token_alone_opens:
+        return (
+            f"the server refuses the origin {COLAB_ORIGIN} (the token is accepted)",
+            "allow Colab's origin: see the origin check below",
         )
     fix = (
         f"paste the whole URL with its token, as `{GET_URL}` or the server's start-up "
