@@ -7,7 +7,7 @@ import pytest
 from tornado.httpclient import HTTPResponse
 
 # hub_fixtures: a real JupyterHub (tests/hub, tests/browser); needs it only when used
-pytest_plugins = ["pytest_jupyter.jupyter_server", "hub_fixtures"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.helpers.hub_fixtures"]
 
 TOKEN = "s3cret-t0ken"
 
@@ -40,7 +40,7 @@ def url(
 
     By default they carry Colab's auth URL with the server's token.
     """
-    from bridge_client import ws_url
+    from tests.helpers.bridge_client import ws_url
 
     def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
         kwargs.setdefault("token", token)
@@ -64,7 +64,7 @@ def fetch(http_server: Any, jp_http_port: int, jp_base_url: str) -> Any:
         body: str | None = None,
         base: str | None = None,
     ) -> HTTPResponse:
-        from bridge_client import fetch_url
+        from tests.helpers.bridge_client import fetch_url
 
         url = f"http://127.0.0.1:{jp_http_port}{jp_base_url if base is None else base}{path}"
         return await fetch_url(url, method, headers, body)

@@ -22,12 +22,19 @@ from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
-from cases import BAD_REQUEST_PATHS
-from servers import start_or_exit
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
+
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    ws_url,
+)
+from tests.helpers.cases import BAD_REQUEST_PATHS
+from tests.helpers.servers import start_or_exit
 
 # A token whose URL-encoded forms differ from the raw one; "S3cr3tXq" is
 # searched for too, so any encoding of it is caught.

@@ -12,8 +12,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
 from tornado.httpclient import HTTPClientError
+
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    ws_url,
+)
 
 BASE = "/user/alice/"
 

@@ -10,7 +10,6 @@ import socket
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.httpclient import HTTPClientError
@@ -18,6 +17,7 @@ from tornado.websocket import WebSocketClientConnection
 
 from jupyter_colab_bridge.protocol.frames import MAX_CHUNK_BYTES, TEXT_INTERNAL_ERROR
 from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
+from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ import uuid
 from typing import Any
 
 import pytest
-from bridge_client import BridgeClient, connect, login_cookies, ws_url
 from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
+
+from tests.helpers.bridge_client import BridgeClient, connect, login_cookies, ws_url
 
 ALLOWED = "https://colab.research.google.com"
 ALSO_ALLOWED = "http://localhost:5173"

@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, KERNEL_SUBPROTOCOL, connect
+
+from tests.helpers.bridge_client import COLAB_ORIGIN, KERNEL_SUBPROTOCOL, connect
 
 DEV_PAGE = "http://localhost:5173"  # same-site with the server: it would keep a cookie
 ORIGINS = [COLAB_ORIGIN, DEV_PAGE]

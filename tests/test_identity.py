@@ -14,11 +14,12 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import BridgeClient, KernelChannel, connect, ws_url
 from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
+
+from tests.helpers.bridge_client import BridgeClient, KernelChannel, connect, ws_url
 
 COLAB = "https://colab.research.google.com"
 COLAB_TOO = "https://colab.google.com"

@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-from cases import BAD_REQUEST_PATHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from jupyter_colab_bridge.protocol.handshake import (
 )
 from jupyter_colab_bridge.protocol.origins import OriginConfigError, OriginPolicy
 from jupyter_colab_bridge.protocol.paths import PathError, check_proxied_path, check_request_path
+from tests.helpers.cases import BAD_REQUEST_PATHS
 
 
 # -- request frames ---------------------------------------------------------

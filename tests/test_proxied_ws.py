@@ -8,11 +8,11 @@ import socket
 from typing import Any, ClassVar
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
 from tornado import websocket
 from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.server.base import extension_app
+from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
 
 
 async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:

@@ -23,16 +23,17 @@ from typing import Any, Callable, ClassVar
 
 import psutil
 import pytest
-from bridge_client import BridgeClient, KernelChannel, connect
-from fake_nvml import (
+from jupyter_server.auth.authorizer import Authorizer
+from tornado.httpclient import HTTPResponse
+
+from tests.helpers.bridge_client import BridgeClient, KernelChannel, connect
+from tests.helpers.fake_nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
     TWO_GPUS_FIGURES,
     FakeNvml,
     two_gpus,
 )
-from jupyter_server.auth.authorizer import Authorizer
-from tornado.httpclient import HTTPResponse
 
 ALLOWED = "https://colab.research.google.com"
 OTHER = "https://evil.example.com"

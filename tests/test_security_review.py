@@ -21,7 +21,11 @@ from typing import Any
 
 import psutil
 import pytest
-from bridge_client import (
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from jupyter_colab_bridge.protocol.origins import OriginConfigError, compile_origin_pattern
+from tests.helpers.bridge_client import (
     KERNEL_SUBPROTOCOL,
     BridgeClient,
     KernelChannel,
@@ -29,11 +33,7 @@ from bridge_client import (
     login_cookies,
     ws_url,
 )
-from servers import running, start_or_exit
-from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import WebSocketClientConnection, websocket_connect
-
-from jupyter_colab_bridge.protocol.origins import OriginConfigError, compile_origin_pattern
+from tests.helpers.servers import running, start_or_exit
 
 COLAB = "https://colab.research.google.com"
 DEV_PAGE = "http://localhost:5173"  # the docs' example of an origin users add

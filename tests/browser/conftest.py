@@ -20,10 +20,9 @@ import pytest
 from tornado import httpserver, web
 from tornado.testing import bind_unused_port
 
+from tests.helpers.browser_page import ARTIFACTS, BUNDLE, INDEX
+
 HERE = Path(__file__).parent
-BUNDLE = HERE / "dist" / "harness.js"
-INDEX = HERE / "static" / "index.html"
-ARTIFACTS = HERE / "artifacts"
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 SETUP_HINT = "run scripts/setup-browser-tests .venv (or scripts/run-tests, which does)"
 

@@ -16,9 +16,16 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from hub_fixtures import HubUser
-from hub_server import Hub
-from test_browser import WAYS, StepTable, open_page, open_session, read_404_and_shut_down
+
+from tests.helpers.browser_page import (
+    WAYS,
+    StepTable,
+    open_page,
+    open_session,
+    read_404_and_shut_down,
+)
+from tests.helpers.hub_fixtures import HubUser
+from tests.helpers.hub_server import Hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.timeout(300)]
 

@@ -20,8 +20,9 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import INDEX
-from test_browser import (
+
+from tests.helpers.browser_page import (
+    INDEX,
     WAYS,
     Steps,
     StepTable,
