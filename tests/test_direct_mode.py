@@ -15,10 +15,9 @@ import uuid
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
-from tornado.websocket import websocket_connect
+from tornado.httpclient import HTTPClientError, HTTPResponse
 
-from tests.helpers.bridge_client import BridgeClient, connect, login_cookies, ws_url
+from tests.helpers.bridge_client import BridgeClient, connect, login_cookies, start_kernel, ws_url
 
 ALLOWED = "https://colab.research.google.com"
 ALSO_ALLOWED = "http://localhost:5173"
@@ -270,11 +269,6 @@ async def test_tunnelled_requests_are_unchanged(
 # -- WebSockets ----------------------------------------------------------------
 
 
-async def start_kernel(jp_fetch: Any) -> str:
-    response = await jp_fetch("api", "kernels", method="POST", body="{}")
-    return str(json.loads(response.body)["id"])
-
-
 def kernel_info_request() -> str:
     return json.dumps(
         {
@@ -314,13 +308,8 @@ async def wait_kernel_info_reply(ws: Any, attempts: int = 60) -> None:
 
 
 async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) -> Any:
-    request = HTTPRequest(
-        f"ws://127.0.0.1:{port}{base_url}{path}",
-        headers=headers,
-        connect_timeout=30,
-        request_timeout=30,
-    )
-    return await websocket_connect(request)
+    """A direct (not tunnelled) socket to ``path`` with exactly ``headers``."""
+    return await connect(f"ws://127.0.0.1:{port}{base_url}{path}", origin=None, headers=headers)
 
 
 async def test_kernel_ws_allowed_origin_with_token(

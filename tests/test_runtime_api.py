@@ -26,7 +26,7 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from tornado.httpclient import HTTPResponse
 
-from tests.helpers.bridge_client import BridgeClient, KernelChannel, connect
+from tests.helpers.bridge_client import BridgeClient, KernelChannel, connect, start_kernel
 from tests.helpers.fake_nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
@@ -275,11 +275,6 @@ async def test_polling_is_not_activity(fetch: Any, token: str, jp_serverapp: Any
 
 
 # -- kernels --------------------------------------------------------------------------
-
-
-async def start_kernel(jp_fetch: Any) -> str:
-    response = await jp_fetch("api", "kernels", method="POST", body="{}")
-    return str(json.loads(response.body)["id"])
 
 
 async def open_kernel(jp_http_port: int, jp_base_url: str, kernel_id: str, token: str) -> Any:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.helpers.bridge_client import COLAB_ORIGINS
 from tests.helpers.browser_page import (
     INDEX,
     WAYS,
@@ -33,7 +34,6 @@ from tests.helpers.browser_page import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-COLAB_ORIGINS = ["https://colab.research.google.com", "https://colab.google.com"]
 FILE_BYTES = 4096
 
 
