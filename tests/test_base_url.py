@@ -30,15 +30,6 @@ def jp_base_url() -> str:
     return BASE
 
 
-@pytest.fixture
-def url(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, token: str) -> Any:
-    def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
-        kwargs.setdefault("token", token)
-        return ws_url(jp_http_port, BASE, endpoint, **kwargs)
-
-    return make
-
-
 def auth_url(port: int, path: str, token: str) -> dict[str, str]:
     return {"jupyter_http_over_ws_auth_url": f"http://127.0.0.1:{port}{path}?token={quote(token)}"}
 

@@ -7,17 +7,22 @@ a browser sends none.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import socket
-import uuid
 from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
-from tests.helpers.bridge_client import BridgeClient, connect, login_cookies, start_kernel, ws_url
+from tests.helpers.bridge_client import (
+    BridgeClient,
+    KernelChannel,
+    connect,
+    login_cookies,
+    start_kernel,
+    ws_url,
+)
 
 ALLOWED = "https://colab.research.google.com"
 ALSO_ALLOWED = "http://localhost:5173"
@@ -269,44 +274,6 @@ async def test_tunnelled_requests_are_unchanged(
 # -- WebSockets ----------------------------------------------------------------
 
 
-def kernel_info_request() -> str:
-    return json.dumps(
-        {
-            "header": {
-                "msg_id": uuid.uuid4().hex,
-                "msg_type": "kernel_info_request",
-                "session": uuid.uuid4().hex,
-                "username": "test",
-                "date": "2025-01-01T00:00:00Z",
-                "version": "5.3",
-            },
-            "parent_header": {},
-            "metadata": {},
-            "content": {},
-            "channel": "shell",
-        }
-    )
-
-
-async def wait_kernel_info_reply(ws: Any, attempts: int = 60) -> None:
-    """Ask for kernel info until the reply comes, once a second.
-
-    A single request can sit unread in an ipykernel 7 kernel right after a
-    socket opens (ipython/ipykernel#1554); the next message wakes it.
-    """
-    for _ in range(attempts):
-        ws.write_message(kernel_info_request())
-        try:
-            while True:
-                message = await asyncio.wait_for(ws.read_message(), 1.0)
-                assert message is not None, "kernel socket closed"
-                if json.loads(message)["header"]["msg_type"] == "kernel_info_reply":
-                    return
-        except asyncio.TimeoutError:
-            continue
-    raise AssertionError(f"no kernel_info_reply after {attempts} requests")
-
-
 async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) -> Any:
     """A direct (not tunnelled) socket to ``path`` with exactly ``headers``."""
     return await connect(f"ws://127.0.0.1:{port}{base_url}{path}", origin=None, headers=headers)
@@ -322,7 +289,7 @@ async def test_kernel_ws_allowed_origin_with_token(
         f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
         {"Origin": ALLOWED},
     )
-    await wait_kernel_info_reply(ws)
+    await KernelChannel(ws).ready()
     ws.close()
 
 
@@ -422,7 +389,7 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
             f"api/kernels/{kernel_id}/channels?session_id=s-{origin}&token={token}",
             headers,
         )
-        await wait_kernel_info_reply(ws)  # past the handshake: its HTTP part is done
+        await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
         sock = server_side_socket(ws)
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
         ws.close()
