@@ -15,8 +15,14 @@ open_bridge: opens a bridge socket as Colab does; a ``BridgeClient``, closed aft
 srv: the running server with the test-only ``adv-*`` routes (tests.helpers.probes).
 listener: a TCP listener on another local port that counts who connects.
 
-Plugins: pytest-jupyter's server fixtures, and tests.helpers.hub_fixtures (a
-real JupyterHub for tests/hub and tests/browser; started only when used).
+Plugins: pytest-jupyter's server fixtures (``jp_serverapp``, ``jp_fetch``,
+``jp_base_url`` ``/a%40b/``, ...), and tests.helpers.hub_fixtures, a real
+JupyterHub for tests/hub and tests/browser, started only when used:
+
+hub: a JupyterHub for the module, users alice, bob and carol created.
+hub_server_args: extra command-line arguments of the users' servers (override per module).
+alice, bob: the user's server, started once for the module, and a Hub API token.
+carol: a user whose server was never started, and a Hub API token.
 """
 
 from __future__ import annotations

@@ -16,7 +16,12 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.protocol.frames import MAX_CHUNK_BYTES, TEXT_INTERNAL_ERROR
 from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
-from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect, wait_closed
+from tests.helpers.bridge_client import (
+    COLAB_ORIGINS,
+    BridgeClient,
+    connect,
+    wait_closed,
+)
 
 COLAB_PARAMS = {"min_version": "0.0.7"}  # what Colab's page sends
 
@@ -30,7 +35,7 @@ def test_extension_loaded_with_config_section(jp_serverapp: Any, bridge_app: Any
         {"module": "jupyter_colab_bridge", "app": ColabBridge}
     ]
     assert type(bridge_app).__name__ == "ColabBridge"
-    assert bridge_app.allowed_origins == [COLAB_ORIGIN, "https://colab.google.com"]
+    assert bridge_app.allowed_origins == COLAB_ORIGINS
     assert bridge_app.allow_cookie_auth is False
     assert bridge_app.allowed_origin_patterns == []
 

@@ -63,7 +63,7 @@ ALLOW_ALL = ["https?://.+", "[^n].*", "https://.*", r"https?://[^/]+:\d+", "(?s)
 
 @pytest.mark.parametrize("pattern", ALLOW_ALL)
 def test_allow_all_patterns_are_refused(pattern: str) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     with pytest.raises(OriginConfigError) as e:
         compile_origin_pattern(pattern)
     assert repr(pattern) in str(e.value)
@@ -79,13 +79,13 @@ def test_allow_all_patterns_are_refused(pattern: str) -> None:
     ],
 )
 def test_specific_patterns_are_accepted(pattern: str) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     compile_origin_pattern(pattern)
 
 
 @pytest.mark.parametrize("pattern", ["https?://.+", "[^n].*"])
 def test_allow_all_pattern_stops_the_server(tmp_path: Path, pattern: str) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     code, log = start_or_exit(tmp_path, f"--ColabBridge.allowed_origin_patterns={pattern}")
     assert code not in (0, None), log[-2000:]
     assert repr(pattern) in log and "Not starting" in log, log[-2000:]

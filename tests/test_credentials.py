@@ -39,7 +39,7 @@ def bridge_config() -> dict[str, Any]:
 async def test_cookie_only_bridge_socket_is_refused(
     fetch: Any, url: Any, jp_http_port: int, jp_base_url: str, token: str, server_log: Any
 ) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     cookies = await login_cookies(fetch, token)
     for origin in (COLAB_ORIGIN, DEV_PAGE):
         for endpoint in (MAIN, "http_over_websocket/proxied_ws/api/events/subscribe"):
@@ -59,7 +59,7 @@ async def test_cookie_only_bridge_socket_is_refused(
 async def test_cookie_only_direct_requests_are_refused(
     fetch: Any, token: str, server_log: Any
 ) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     cookies = await login_cookies(fetch, token)
     for origin in (COLAB_ORIGIN, DEV_PAGE):
         headers = {"Origin": origin, "Cookie": cookies, "X-XSRFToken": xsrf_of(cookies)}
@@ -77,7 +77,7 @@ async def test_cookie_only_direct_requests_are_refused(
 async def test_cookie_only_direct_kernel_socket_is_refused(
     jp_fetch: Any, fetch: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     kernel_id = await start_kernel(jp_fetch)
     cookies = await login_cookies(fetch, token)
     kernel_url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/kernels/{kernel_id}/channels"
@@ -89,7 +89,7 @@ async def test_cookie_only_direct_kernel_socket_is_refused(
 class TestAllowCookieAuth:
     """``allow_cookie_auth = True``: the old cookie flow, exactly as before.
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
 
     @pytest.fixture
@@ -122,7 +122,7 @@ async def test_auth_url_without_token_is_no_credential(
 ) -> None:
     """It contributes nothing: other credentials work, and it is no error.
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
     auth_url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
     url = ws_url(
@@ -142,7 +142,7 @@ async def test_auth_url_without_token_is_no_credential(
 class TestPasswordOnlyServer:
     """A server with a password and no token (``--IdentityProvider.token=''``).
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
 
     PASSWORD = "pass-w0rd"

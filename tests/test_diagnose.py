@@ -48,7 +48,7 @@ async def test_diagnose_sockets_do_not_lock_out_the_user(
 ) -> None:
     """Unauthenticated diagnose sockets have their own small limit, apart from the user's.
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
     bridge_app.max_connections = 2  # the user's two sockets below
     kernel_id = await start_kernel(jp_fetch)
@@ -79,7 +79,7 @@ async def test_diagnose_sockets_do_not_lock_out_the_user(
 
 
 async def test_diagnose_echo_is_capped(url: Any, sockets: list[Any]) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     ws = await connect(url(DIAGNOSE, token=None))
     sockets.append(ws)
     ws.write_message("m" * 1000)
@@ -91,7 +91,7 @@ async def test_diagnose_echo_is_capped(url: Any, sockets: list[Any]) -> None:
 
 
 async def test_diagnose_large_frame_closes_the_socket(url: Any, sockets: list[Any]) -> None:
-    """From the first security review (issue 12); it failed before the fix."""
+    """From the first security review (issue 12)."""
     ws = await connect(url(DIAGNOSE, token=None))
     sockets.append(ws)
     ws.write_message("\x01" * (64 * 1024))
@@ -108,7 +108,7 @@ def diagnose_server(tmp_path: Path) -> Iterator[Any]:
 def test_non_reading_diagnose_client_cannot_grow_the_server(diagnose_server: Any) -> None:
     """Six 8 MiB frames of control bytes, never reading: the review's probe (288 MiB before).
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
     server = diagnose_server
     path = f"{server.base_url}{DIAGNOSE}"
@@ -136,7 +136,7 @@ def test_non_reading_diagnose_client_cannot_grow_the_server(diagnose_server: Any
 def test_non_reading_diagnose_client_is_closed(diagnose_server: Any) -> None:
     """Many small frames, never reading: writes are bounded, then the socket is closed.
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
     server = diagnose_server
     path = f"{server.base_url}{DIAGNOSE}"

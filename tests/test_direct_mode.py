@@ -16,6 +16,7 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
 from tests.helpers.bridge_client import (
+    COLAB_ORIGIN,
     BridgeClient,
     KernelChannel,
     connect,
@@ -23,9 +24,10 @@ from tests.helpers.bridge_client import (
     start_kernel,
     ws_url,
 )
+from tests.helpers.cases import DEV_PAGE
 
-ALLOWED = "https://colab.research.google.com"
-ALSO_ALLOWED = "http://localhost:5173"
+ALLOWED = COLAB_ORIGIN
+ALSO_ALLOWED = DEV_PAGE
 OTHER = "https://evil.example.com"
 CORS_NAMES = (
     "Access-Control-Allow-Origin",
@@ -393,3 +395,41 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
         sock = server_side_socket(ws)
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
         ws.close()
+
+
+# -- what a page may read: API and files only, no cookies, Vary: Origin ---------------
+@pytest.mark.parametrize(
+    "path", ["login", "logout", "lab", "tree", "notebooks/x.ipynb", "api/../login"]
+)
+async def test_html_pages_are_not_cors_readable(fetch: Any, token: str, path: str) -> None:
+    """From the first security review (issue 12)."""
+    for suffix in ("", f"?token={token}"):
+        response = await fetch(path + suffix, headers={"Origin": COLAB_ORIGIN})
+        assert "Access-Control-Allow-Origin" not in response.headers, (path, response.code)
+        assert "Access-Control-Allow-Credentials" not in response.headers
+    preflight = await fetch(
+        path, "OPTIONS", {"Origin": COLAB_ORIGIN, "Access-Control-Request-Method": "GET"}
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+async def test_no_set_cookie_beside_allow_credentials(fetch: Any, token: str) -> None:
+    """From the first security review (issue 12)."""
+    for path in (
+        f"api/kernelspecs?token={token}",
+        f"api/contents/none.txt?token={token}",
+        "api/kernelspecs?token=wrong",
+        f"files/none.txt?token={token}",
+    ):
+        response = await fetch(path, headers={"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"})
+        assert response.headers.get("Access-Control-Allow-Credentials") == "true", path
+        assert "Set-Cookie" not in response.headers, (path, response.headers.get_list("Set-Cookie"))
+
+
+@pytest.mark.parametrize("origin", [None, COLAB_ORIGIN, "https://evil.example"])
+async def test_vary_origin_on_every_api_response(fetch: Any, token: str, origin: str) -> None:
+    """From the first security review (issue 12)."""
+    headers = {"Origin": origin} if origin else {}
+    for path in (f"api/kernelspecs?token={token}", "api/kernelspecs", f"files/x?token={token}"):
+        response = await fetch(path, headers=headers)
+        assert "origin" in response.headers.get("Vary", "").lower(), (path, origin)

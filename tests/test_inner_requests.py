@@ -218,7 +218,7 @@ async def test_tunnelled_requests_get_no_xsrf_header(
 ) -> None:
     """The bridge adds X-XSRFToken only for cookie sockets, which need allow_cookie_auth.
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
     seen: list[dict[str, str]] = []
 

@@ -194,7 +194,7 @@ async def test_refused_kernel_socket_does_not_replace_the_session(
 ) -> None:
     """A proxied_ws socket refused with 503 has done nothing upstream.
 
-    From the first security review (issue 12); it failed before the fix.
+    From the first security review (issue 12).
     """
     bridge_app.max_connections = 2
     kernel_id = await start_kernel(jp_fetch)

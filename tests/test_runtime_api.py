@@ -26,7 +26,13 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from tornado.httpclient import HTTPResponse
 
-from tests.helpers.bridge_client import BridgeClient, KernelChannel, connect, start_kernel
+from tests.helpers.bridge_client import (
+    COLAB_ORIGIN,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    start_kernel,
+)
 from tests.helpers.fake_nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
@@ -35,7 +41,7 @@ from tests.helpers.fake_nvml import (
     two_gpus,
 )
 
-ALLOWED = "https://colab.research.google.com"
+ALLOWED = COLAB_ORIGIN
 OTHER = "https://evil.example.com"
 PREFIX = b")]}'\n"
 PATHS = ("api/colab/resources", "api/colab/build-info", "api/colab/drive")

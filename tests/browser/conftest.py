@@ -20,6 +20,7 @@ import pytest
 from tornado import httpserver, web
 from tornado.testing import bind_unused_port
 
+from tests.helpers.bridge_client import COLAB_ORIGIN
 from tests.helpers.browser_page import ARTIFACTS, BUNDLE, INDEX
 
 HERE = Path(__file__).parent
@@ -103,7 +104,7 @@ def page_origins(page_sockets: list[tuple[socket.socket, int]]) -> dict[str, str
 
 @pytest.fixture
 def bridge_config(page_origins: dict[str, str]) -> dict[str, Any]:
-    return {"allowed_origins": ["https://colab.research.google.com", page_origins["allowed"]]}
+    return {"allowed_origins": [COLAB_ORIGIN, page_origins["allowed"]]}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
+from tests.helpers.bridge_client import COLAB_ORIGIN
 from tests.helpers.browser_page import (
     WAYS,
     StepTable,
@@ -35,7 +36,7 @@ FILE_BYTES = 1024 * 1024
 @pytest.fixture
 def alice_for_page(hub: Hub, page_origins: dict[str, str]) -> Iterator[HubUser]:
     """Alice's server, started for this test with the test page's origin allowed."""
-    origins = ["https://colab.research.google.com", page_origins["allowed"]]
+    origins = [COLAB_ORIGIN, page_origins["allowed"]]
     hub.start_server("alice", args=[f"--ColabBridge.allowed_origins={o}" for o in origins])
     try:
         yield HubUser("alice", hub.new_token("alice"), hub)
