@@ -276,20 +276,18 @@ async def test_tunnelled_requests_are_unchanged(
 # -- WebSockets ----------------------------------------------------------------
 
 
-async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) -> Any:
-    """A direct (not tunnelled) socket to ``path`` with exactly ``headers``."""
-    return await connect(f"ws://127.0.0.1:{port}{base_url}{path}", origin=None, headers=headers)
-
-
 async def test_kernel_ws_allowed_origin_with_token(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    ws = await open_ws(
-        jp_http_port,
-        jp_base_url,
-        f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
-        {"Origin": ALLOWED},
+    ws = await connect(
+        ws_url(
+            jp_http_port,
+            jp_base_url,
+            f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
+        ),
+        origin=None,
+        headers={"Origin": ALLOWED},
     )
     await KernelChannel(ws).ready()
     ws.close()
@@ -298,8 +296,10 @@ async def test_kernel_ws_allowed_origin_with_token(
 async def test_events_ws_allowed_origin_with_token(
     http_server: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
-    ws = await open_ws(
-        jp_http_port, jp_base_url, f"api/events/subscribe?token={token}", {"Origin": ALLOWED}
+    ws = await connect(
+        ws_url(jp_http_port, jp_base_url, f"api/events/subscribe?token={token}"),
+        origin=None,
+        headers={"Origin": ALLOWED},
     )
     ws.close()
 
@@ -313,26 +313,46 @@ async def test_kernel_ws_origins(
     cookie = await login_cookies(fetch, token)
     # The login cookie is good: the server's own page may use it.
     own = f"http://127.0.0.1:{jp_http_port}"
-    (await open_ws(jp_http_port, jp_base_url, path, {"Origin": own, "Cookie": cookie})).close()
+    (
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path),
+            origin=None,
+            headers={"Origin": own, "Cookie": cookie},
+        )
+    ).close()
     # From another origin jupyter_server's origin check refuses it, bridge or not.
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(jp_http_port, jp_base_url, path, {"Origin": OTHER, "Cookie": cookie})
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path),
+            origin=None,
+            headers={"Origin": OTHER, "Cookie": cookie},
+        )
     assert refused.value.code == 403
     # An allowlisted origin's page must send the token: its cookie alone is
     # refused, in direct mode by the bridge (docs/protocol.md section 4), without
     # it by jupyter_server's origin check.
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path),
+            origin=None,
+            headers={"Origin": ALLOWED, "Cookie": cookie},
+        )
     assert refused.value.code == 403
     # No credentials: refused, allowlisted or not.
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED})
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path), origin=None, headers={"Origin": ALLOWED}
+        )
     assert refused.value.code == 403
     # Token-authenticated: jupyter_server skips its origin check (knowing the
     # token is the credential); direct mode changes nothing there.
     for origin in (ALLOWED, OTHER):
         (
-            await open_ws(jp_http_port, jp_base_url, f"{path}&token={token}", {"Origin": origin})
+            await connect(
+                ws_url(jp_http_port, jp_base_url, f"{path}&token={token}"),
+                origin=None,
+                headers={"Origin": origin},
+            )
         ).close()
 
 
@@ -341,11 +361,10 @@ async def test_kernel_ws_wrong_token_refused(
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(
-            jp_http_port,
-            jp_base_url,
-            f"api/kernels/{kernel_id}/channels?token=wrong",
-            {"Origin": ALLOWED},
+        await connect(
+            ws_url(jp_http_port, jp_base_url, f"api/kernels/{kernel_id}/channels?token=wrong"),
+            origin=None,
+            headers={"Origin": ALLOWED},
         )
     assert refused.value.code == 403
 
@@ -385,11 +404,14 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
     kernel_id = await start_kernel(jp_fetch)
     for origin in (ALLOWED, None):
         headers = {"Origin": origin} if origin else {}
-        ws = await open_ws(
-            jp_http_port,
-            jp_base_url,
-            f"api/kernels/{kernel_id}/channels?session_id=s-{origin}&token={token}",
-            headers,
+        ws = await connect(
+            ws_url(
+                jp_http_port,
+                jp_base_url,
+                f"api/kernels/{kernel_id}/channels?session_id=s-{origin}&token={token}",
+            ),
+            origin=None,
+            headers=headers,
         )
         await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
         sock = server_side_socket(ws)

@@ -39,7 +39,7 @@ from typing import Any
 
 from tests.helpers.servers import free_port
 
-HUB_TESTS = Path(__file__).parent / "hub"
+HUB_TESTS = Path(__file__).parent.parent / "hub"
 PROXY_COMMAND = HUB_TESTS / "node_modules" / ".bin" / "configurable-http-proxy"
 SETUP_HINT = "run scripts/setup-hub-tests .venv (or scripts/run-tests, which does)"
 
