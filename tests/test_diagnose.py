@@ -19,7 +19,6 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.helpers.bridge_client import (
-    COLAB_ORIGIN,
     KERNEL_SUBPROTOCOL,
     BridgeClient,
     KernelChannel,
@@ -27,7 +26,6 @@ from tests.helpers.bridge_client import (
     start_kernel,
 )
 from tests.helpers.cases import (
-    DEV_PAGE,
     DIAGNOSE,
 )
 from tests.helpers.probes import (
@@ -35,12 +33,6 @@ from tests.helpers.probes import (
     rss,
 )
 from tests.helpers.servers import running
-
-
-@pytest.fixture
-def bridge_config() -> dict[str, Any]:
-    """Colab and a developer's page (an origin users add) are allowed."""
-    return {"allowed_origins": [COLAB_ORIGIN, DEV_PAGE]}
 
 
 async def test_diagnose_sockets_do_not_lock_out_the_user(
