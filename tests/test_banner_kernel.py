@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_client import install_kernelspec
 
 from jupyter_colab_bridge.backend_url import ssh_forward_hint
 from jupyter_colab_bridge.doctor.cli import describe_servers, print_servers
 from jupyter_colab_bridge.doctor.server_info import server_from_info
+from tests.helpers.bridge_client import install_kernelspec
 
 SSH = "203.0.113.7 52144 198.51.100.20 22"
 

@@ -12,8 +12,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
 from tornado.httpclient import HTTPClientError
+
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    ws_url,
+)
 
 BASE = "/user/alice/"
 
@@ -21,15 +28,6 @@ BASE = "/user/alice/"
 @pytest.fixture
 def jp_base_url() -> str:
     return BASE
-
-
-@pytest.fixture
-def url(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, token: str) -> Any:
-    def make(endpoint: str = "http_over_websocket", **kwargs: Any) -> str:
-        kwargs.setdefault("token", token)
-        return ws_url(jp_http_port, BASE, endpoint, **kwargs)
-
-    return make
 
 
 def auth_url(port: int, path: str, token: str) -> dict[str, str]:

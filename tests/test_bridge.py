@@ -10,37 +10,20 @@ import socket
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.httpclient import HTTPClientError
-from tornado.websocket import WebSocketClientConnection
 
 from jupyter_colab_bridge.protocol.frames import MAX_CHUNK_BYTES, TEXT_INTERNAL_ERROR
 from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
+from tests.helpers.bridge_client import (
+    COLAB_ORIGINS,
+    BridgeClient,
+    connect,
+    wait_closed,
+)
 
-
-@pytest.fixture
-def open_bridge(jp_serverapp: Any, url: Any) -> Any:
-    """Opens a Colab-like bridge socket (auth-URL flow); closed after the test."""
-    sockets: list[WebSocketClientConnection] = []
-
-    async def _open(**kwargs: Any) -> BridgeClient:
-        kwargs.setdefault("params", {"min_version": "0.0.7"})
-        ws = await connect(url(**kwargs))
-        sockets.append(ws)
-        return BridgeClient(ws)
-
-    yield _open
-    for ws in sockets:
-        ws.close()
-
-
-async def closed(ws: WebSocketClientConnection) -> tuple[int | None, str | None]:
-    """Wait for the server to close ``ws``; return its code and reason."""
-    while (await asyncio.wait_for(ws.read_message(), 30)) is not None:
-        pass
-    return ws.close_code, ws.close_reason
+COLAB_PARAMS = {"min_version": "0.0.7"}  # what Colab's page sends
 
 
 # -- install and routes ---------------------------------------------------------
@@ -52,14 +35,14 @@ def test_extension_loaded_with_config_section(jp_serverapp: Any, bridge_app: Any
         {"module": "jupyter_colab_bridge", "app": ColabBridge}
     ]
     assert type(bridge_app).__name__ == "ColabBridge"
-    assert bridge_app.allowed_origins == [COLAB_ORIGIN, "https://colab.google.com"]
+    assert bridge_app.allowed_origins == COLAB_ORIGINS
     assert bridge_app.allow_cookie_auth is False
     assert bridge_app.allowed_origin_patterns == []
 
 
 # -- the auth-URL flow ------------------------------------------------------------
 async def test_kernelspecs_through_auth_url_flow(open_bridge: Any, jp_base_url: str) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     reply = await bridge.request("GET", f"{jp_base_url}api/kernelspecs")
     assert reply.status == 200 and reply.status_text == "OK"
     assert "python3" in reply.json()["kernelspecs"]
@@ -69,7 +52,7 @@ async def test_kernelspecs_through_auth_url_flow(open_bridge: Any, jp_base_url: 
 
 
 async def test_upstream_errors_are_ordinary_replies(open_bridge: Any, jp_base_url: str) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     reply = await bridge.request("GET", f"{jp_base_url}api/contents/does-not-exist.txt")
     assert reply.status == 404 and reply.status_text == "Not Found"
     reply = await bridge.request("GET", f"{jp_base_url}api/kernels/not-a-kernel")
@@ -79,7 +62,7 @@ async def test_upstream_errors_are_ordinary_replies(open_bridge: Any, jp_base_ur
 async def test_empty_body_reply_is_one_frame_without_data(
     open_bridge: Any, jp_base_url: str, jp_root_dir: Any
 ) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     (jp_root_dir / "gone.txt").write_text("x")
     reply = await bridge.request("DELETE", f"{jp_base_url}api/contents/gone.txt")
     assert reply.status == 204
@@ -98,13 +81,13 @@ async def test_empty_body_reply_is_one_frame_without_data(
 async def test_method_is_case_insensitive_and_unknown_method_is_relayed(
     open_bridge: Any, jp_base_url: str
 ) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     assert (await bridge.request("get", f"{jp_base_url}api/status")).status == 200
     assert (await bridge.request("PROPFIND", f"{jp_base_url}api/status")).status == 405
 
 
 async def test_binary_file_round_trip(open_bridge: Any, jp_base_url: str, jp_root_dir: Any) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     data = os.urandom(300_000) + bytes(range(256))
     model = {"type": "file", "format": "base64", "content": base64.b64encode(data).decode()}
     body = json.dumps(model).encode()
@@ -125,7 +108,7 @@ async def test_body_base64_bytes_reach_the_server_as_bytes(
     open_bridge: Any, jp_fetch: Any, jp_base_url: str
 ) -> None:
     # Invalid UTF-8 is not decoded by the bridge: the server answers it exactly as a direct call.
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     raw = b"\xff\xfe{"
     direct = await jp_fetch("api", "sessions", method="POST", body=raw, raise_error=False)
     reply = await bridge.request(
@@ -136,7 +119,7 @@ async def test_body_base64_bytes_reach_the_server_as_bytes(
 
 
 async def test_streamed_5mb_download(open_bridge: Any, jp_base_url: str, jp_root_dir: Any) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     data = os.urandom(5 * 1024 * 1024 + 123)
     (jp_root_dir / "big.bin").write_bytes(data)
     reply = await bridge.request("GET", f"{jp_base_url}files/big.bin")
@@ -155,7 +138,7 @@ async def test_streamed_5mb_download(open_bridge: Any, jp_base_url: str, jp_root
 async def test_fifty_requests_in_flight(
     open_bridge: Any, jp_base_url: str, jp_root_dir: Any
 ) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     for i in range(10):
         (jp_root_dir / f"f{i}.txt").write_text(f"file {i}" * (i * 1000 + 1))
     ids = []
@@ -182,7 +165,7 @@ async def test_requests_run_concurrently(
     open_bridge: Any, jp_serverapp: Any, jp_base_url: str
 ) -> None:
     jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}test-slow", SlowHandler)])
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     slow = bridge.send("GET", f"{jp_base_url}test-slow?delay=2")
     quick = bridge.send("GET", f"{jp_base_url}api/status")
     order = []
@@ -218,7 +201,7 @@ BAD_FRAMES = [
 async def test_bad_frames_get_error_replies_and_socket_keeps_serving(
     open_bridge: Any, jp_base_url: str, frame: str, expected: dict[str, Any]
 ) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     bridge.ws.write_message(frame)
     reply = await bridge.error_frame()
     assert expected.items() <= reply.items()
@@ -231,7 +214,7 @@ async def test_bad_frames_get_error_replies_and_socket_keeps_serving(
 
 
 async def test_binary_frame_is_not_json(open_bridge: Any, jp_base_url: str) -> None:
-    bridge = await open_bridge()
+    bridge = await open_bridge(params=COLAB_PARAMS)
     bridge.ws.write_message(b"\x00\x01", binary=True)
     assert (await bridge.error_frame())["statusText"] == "JSON input is required."
     assert (await bridge.request("GET", f"{jp_base_url}api/status")).status == 200
@@ -249,7 +232,7 @@ async def test_supported_min_versions(
 
 async def test_invalid_min_version_closes_400(jp_serverapp: Any, url: Any) -> None:
     ws = await connect(url(params={"min_version": "not.a.version!"}))
-    assert await closed(ws) == (400, 'Invalid "min_version" provided: not.a.version!')
+    assert await wait_closed(ws) == (400, 'Invalid "min_version" provided: not.a.version!')
 
 
 async def test_newer_min_version_closes_400_and_logs(
@@ -260,7 +243,7 @@ async def test_newer_min_version_closes_400_and_logs(
         f"Requested version (9.0.0) > Current version ({PROTOCOL_VERSION}). "
         "Please upgrade this package."
     )
-    assert await closed(ws) == (400, reason)
+    assert await wait_closed(ws) == (400, reason)
     assert any(r.levelname == "ERROR" and reason in r.getMessage() for r in server_log.records)
 
 

@@ -21,7 +21,8 @@ import uuid
 from typing import Any
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, KernelChannel, connect, ws_url
+
+from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, KernelChannel, connect, ws_url
 
 WAYS_IN = ["proxied_ws", "direct"]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, login_cookies
 
 from jupyter_colab_bridge.protocol.paths import in_cors_scope
+from tests.helpers.bridge_client import COLAB_ORIGIN, login_cookies
 
 ENCODED_ESCAPES = [
     "lab/tree/..%2F..%2Fapi/x",

@@ -21,8 +21,8 @@ from jupyter_colab_bridge.doctor.diagnoses import (
     resources_result,
 )
 from jupyter_colab_bridge.doctor.server_info import BridgeConfig
+from tests.helpers.bridge_client import COLAB_GOOGLE_ORIGIN, COLAB_ORIGIN
 
-COLAB, COLAB_TOO = "https://colab.research.google.com", "https://colab.google.com"
 HUB_URL = "https://hub.example.org/jhub/user/alice/?token=t0k"
 
 
@@ -69,11 +69,11 @@ def test_refused_hub_token(status: int | None, owner: str | None, cause: str) ->
 
 
 def test_origin_result_both_or_one() -> None:
-    config = BridgeConfig(allowed_origins=[COLAB, COLAB_TOO])
-    assert origin_result({COLAB: 101, COLAB_TOO: 101}, config).status == PASS
-    only_main = origin_result({COLAB: 101, COLAB_TOO: 403}, config)
-    assert only_main.status == WARN and COLAB_TOO in only_main.summary
-    assert origin_result({COLAB: 403, COLAB_TOO: 101}, config).status == FAIL
+    config = BridgeConfig(allowed_origins=[COLAB_ORIGIN, COLAB_GOOGLE_ORIGIN])
+    assert origin_result({COLAB_ORIGIN: 101, COLAB_GOOGLE_ORIGIN: 101}, config).status == PASS
+    only_main = origin_result({COLAB_ORIGIN: 101, COLAB_GOOGLE_ORIGIN: 403}, config)
+    assert only_main.status == WARN and COLAB_GOOGLE_ORIGIN in only_main.summary
+    assert origin_result({COLAB_ORIGIN: 403, COLAB_GOOGLE_ORIGIN: 101}, config).status == FAIL
 
 
 def _body(figures: object) -> bytes:

@@ -7,20 +7,27 @@ a browser sends none.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import socket
-import uuid
 from typing import Any
 
 import pytest
-from bridge_client import BridgeClient, connect, login_cookies, ws_url
-from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
-from tornado.websocket import websocket_connect
+from tornado.httpclient import HTTPClientError, HTTPResponse
 
-ALLOWED = "https://colab.research.google.com"
-ALSO_ALLOWED = "http://localhost:5173"
+from tests.helpers.bridge_client import (
+    COLAB_ORIGIN,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    login_cookies,
+    start_kernel,
+    ws_url,
+)
+from tests.helpers.cases import DEV_PAGE
+
+ALLOWED = COLAB_ORIGIN
+ALSO_ALLOWED = DEV_PAGE
 OTHER = "https://evil.example.com"
 CORS_NAMES = (
     "Access-Control-Allow-Origin",
@@ -269,78 +276,30 @@ async def test_tunnelled_requests_are_unchanged(
 # -- WebSockets ----------------------------------------------------------------
 
 
-async def start_kernel(jp_fetch: Any) -> str:
-    response = await jp_fetch("api", "kernels", method="POST", body="{}")
-    return str(json.loads(response.body)["id"])
-
-
-def kernel_info_request() -> str:
-    return json.dumps(
-        {
-            "header": {
-                "msg_id": uuid.uuid4().hex,
-                "msg_type": "kernel_info_request",
-                "session": uuid.uuid4().hex,
-                "username": "test",
-                "date": "2025-01-01T00:00:00Z",
-                "version": "5.3",
-            },
-            "parent_header": {},
-            "metadata": {},
-            "content": {},
-            "channel": "shell",
-        }
-    )
-
-
-async def wait_kernel_info_reply(ws: Any, attempts: int = 60) -> None:
-    """Ask for kernel info until the reply comes, once a second.
-
-    A single request can sit unread in an ipykernel 7 kernel right after a
-    socket opens (ipython/ipykernel#1554); the next message wakes it.
-    """
-    for _ in range(attempts):
-        ws.write_message(kernel_info_request())
-        try:
-            while True:
-                message = await asyncio.wait_for(ws.read_message(), 1.0)
-                assert message is not None, "kernel socket closed"
-                if json.loads(message)["header"]["msg_type"] == "kernel_info_reply":
-                    return
-        except asyncio.TimeoutError:
-            continue
-    raise AssertionError(f"no kernel_info_reply after {attempts} requests")
-
-
-async def open_ws(port: int, base_url: str, path: str, headers: dict[str, str]) -> Any:
-    request = HTTPRequest(
-        f"ws://127.0.0.1:{port}{base_url}{path}",
-        headers=headers,
-        connect_timeout=30,
-        request_timeout=30,
-    )
-    return await websocket_connect(request)
-
-
 async def test_kernel_ws_allowed_origin_with_token(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    ws = await open_ws(
-        jp_http_port,
-        jp_base_url,
-        f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
-        {"Origin": ALLOWED},
+    ws = await connect(
+        ws_url(
+            jp_http_port,
+            jp_base_url,
+            f"api/kernels/{kernel_id}/channels?session_id=s1&token={token}",
+        ),
+        origin=None,
+        headers={"Origin": ALLOWED},
     )
-    await wait_kernel_info_reply(ws)
+    await KernelChannel(ws).ready()
     ws.close()
 
 
 async def test_events_ws_allowed_origin_with_token(
     http_server: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
-    ws = await open_ws(
-        jp_http_port, jp_base_url, f"api/events/subscribe?token={token}", {"Origin": ALLOWED}
+    ws = await connect(
+        ws_url(jp_http_port, jp_base_url, f"api/events/subscribe?token={token}"),
+        origin=None,
+        headers={"Origin": ALLOWED},
     )
     ws.close()
 
@@ -354,26 +313,46 @@ async def test_kernel_ws_origins(
     cookie = await login_cookies(fetch, token)
     # The login cookie is good: the server's own page may use it.
     own = f"http://127.0.0.1:{jp_http_port}"
-    (await open_ws(jp_http_port, jp_base_url, path, {"Origin": own, "Cookie": cookie})).close()
+    (
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path),
+            origin=None,
+            headers={"Origin": own, "Cookie": cookie},
+        )
+    ).close()
     # From another origin jupyter_server's origin check refuses it, bridge or not.
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(jp_http_port, jp_base_url, path, {"Origin": OTHER, "Cookie": cookie})
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path),
+            origin=None,
+            headers={"Origin": OTHER, "Cookie": cookie},
+        )
     assert refused.value.code == 403
     # An allowlisted origin's page must send the token: its cookie alone is
     # refused, in direct mode by the bridge (docs/protocol.md section 4), without
     # it by jupyter_server's origin check.
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED, "Cookie": cookie})
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path),
+            origin=None,
+            headers={"Origin": ALLOWED, "Cookie": cookie},
+        )
     assert refused.value.code == 403
     # No credentials: refused, allowlisted or not.
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(jp_http_port, jp_base_url, path, {"Origin": ALLOWED})
+        await connect(
+            ws_url(jp_http_port, jp_base_url, path), origin=None, headers={"Origin": ALLOWED}
+        )
     assert refused.value.code == 403
     # Token-authenticated: jupyter_server skips its origin check (knowing the
     # token is the credential); direct mode changes nothing there.
     for origin in (ALLOWED, OTHER):
         (
-            await open_ws(jp_http_port, jp_base_url, f"{path}&token={token}", {"Origin": origin})
+            await connect(
+                ws_url(jp_http_port, jp_base_url, f"{path}&token={token}"),
+                origin=None,
+                headers={"Origin": origin},
+            )
         ).close()
 
 
@@ -382,11 +361,10 @@ async def test_kernel_ws_wrong_token_refused(
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     with pytest.raises(HTTPClientError) as refused:
-        await open_ws(
-            jp_http_port,
-            jp_base_url,
-            f"api/kernels/{kernel_id}/channels?token=wrong",
-            {"Origin": ALLOWED},
+        await connect(
+            ws_url(jp_http_port, jp_base_url, f"api/kernels/{kernel_id}/channels?token=wrong"),
+            origin=None,
+            headers={"Origin": ALLOWED},
         )
     assert refused.value.code == 403
 
@@ -426,13 +404,54 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
     kernel_id = await start_kernel(jp_fetch)
     for origin in (ALLOWED, None):
         headers = {"Origin": origin} if origin else {}
-        ws = await open_ws(
-            jp_http_port,
-            jp_base_url,
-            f"api/kernels/{kernel_id}/channels?session_id=s-{origin}&token={token}",
-            headers,
+        ws = await connect(
+            ws_url(
+                jp_http_port,
+                jp_base_url,
+                f"api/kernels/{kernel_id}/channels?session_id=s-{origin}&token={token}",
+            ),
+            origin=None,
+            headers=headers,
         )
-        await wait_kernel_info_reply(ws)  # past the handshake: its HTTP part is done
+        await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
         sock = server_side_socket(ws)
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
         ws.close()
+
+
+# -- what a page may read: API and files only, no cookies, Vary: Origin ---------------
+@pytest.mark.parametrize(
+    "path", ["login", "logout", "lab", "tree", "notebooks/x.ipynb", "api/../login"]
+)
+async def test_html_pages_are_not_cors_readable(fetch: Any, token: str, path: str) -> None:
+    """From the first security review (issue 12)."""
+    for suffix in ("", f"?token={token}"):
+        response = await fetch(path + suffix, headers={"Origin": COLAB_ORIGIN})
+        assert "Access-Control-Allow-Origin" not in response.headers, (path, response.code)
+        assert "Access-Control-Allow-Credentials" not in response.headers
+    preflight = await fetch(
+        path, "OPTIONS", {"Origin": COLAB_ORIGIN, "Access-Control-Request-Method": "GET"}
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+async def test_no_set_cookie_beside_allow_credentials(fetch: Any, token: str) -> None:
+    """From the first security review (issue 12)."""
+    for path in (
+        f"api/kernelspecs?token={token}",
+        f"api/contents/none.txt?token={token}",
+        "api/kernelspecs?token=wrong",
+        f"files/none.txt?token={token}",
+    ):
+        response = await fetch(path, headers={"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"})
+        assert response.headers.get("Access-Control-Allow-Credentials") == "true", path
+        assert "Set-Cookie" not in response.headers, (path, response.headers.get_list("Set-Cookie"))
+
+
+@pytest.mark.parametrize("origin", [None, COLAB_ORIGIN, "https://evil.example"])
+async def test_vary_origin_on_every_api_response(fetch: Any, token: str, origin: str) -> None:
+    """From the first security review (issue 12)."""
+    headers = {"Origin": origin} if origin else {}
+    for path in (f"api/kernelspecs?token={token}", "api/kernelspecs", f"files/x?token={token}"):
+        response = await fetch(path, headers=headers)
+        assert "origin" in response.headers.get("Vary", "").lower(), (path, origin)

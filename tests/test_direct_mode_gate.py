@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, login_cookies
 
 from jupyter_colab_bridge.server.direct_mode import COOKIE_REFUSED
+from tests.helpers.bridge_client import COLAB_ORIGIN, login_cookies
 
 PAGE = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
 

@@ -10,12 +10,12 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import install_kernelspec
 
 from jupyter_colab_bridge.doctor.checks import check_kernel
 from jupyter_colab_bridge.doctor.colab_client import BridgeSession, Target
 from jupyter_colab_bridge.doctor.diagnoses import FAIL, INFO, PASS
 from jupyter_colab_bridge.doctor.kernel_facts import facts_results, parse_facts
+from tests.helpers.bridge_client import install_kernelspec
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from bridge_client import BridgeClient, connect, ws_url
-from servers import running
 
 from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
+from tests.helpers.bridge_client import BridgeClient, connect, ws_url
+from tests.helpers.servers import running
 
 FRONTENDS = [
     # (module run with python -m, minimum major version, its page, text on that page)

@@ -16,8 +16,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
-from servers import Server, kernel_gateway, running
+
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    ws_url,
+)
+from tests.helpers.servers import Server, kernel_gateway, running
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("kernel_gateway") is None,

@@ -12,8 +12,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from bridge_client import BridgeClient, connect, install_kernelspec, ws_url
-from servers import Server, kernel_gateway, running
+
+from tests.helpers.bridge_client import BridgeClient, connect, install_kernelspec, ws_url
+from tests.helpers.servers import Server, kernel_gateway, running
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("kernel_gateway") is None,

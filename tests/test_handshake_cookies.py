@@ -9,11 +9,11 @@ origin and for a same-site origin the user added (which would keep it).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, KERNEL_SUBPROTOCOL, connect
+
+from tests.helpers.bridge_client import COLAB_ORIGIN, KERNEL_SUBPROTOCOL, connect, start_kernel
 
 DEV_PAGE = "http://localhost:5173"  # same-site with the server: it would keep a cookie
 ORIGINS = [COLAB_ORIGIN, DEV_PAGE]
@@ -28,11 +28,6 @@ def bridge_config(request: Any) -> dict[str, Any]:
 
 def set_cookies(ws: Any) -> list[str]:
     return list(ws.headers.get_list("Set-Cookie"))
-
-
-async def start_kernel(jp_fetch: Any) -> str:
-    response = await jp_fetch("api", "kernels", method="POST", body="{}")
-    return str(json.loads(response.body)["id"])
 
 
 @pytest.mark.parametrize("origin", ORIGINS)

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect, ws_url
-from servers import Server, running
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
+
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    ws_url,
+)
+from tests.helpers.servers import Server, running
 
 x509 = pytest.importorskip("cryptography.x509", reason="needs cryptography (test extra)")
 

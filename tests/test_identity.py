@@ -14,14 +14,19 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import BridgeClient, KernelChannel, connect, ws_url
 from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.websocket import websocket_connect
 
-COLAB = "https://colab.research.google.com"
-COLAB_TOO = "https://colab.google.com"
+from tests.helpers.bridge_client import (
+    COLAB_GOOGLE_ORIGIN,
+    COLAB_ORIGIN,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    ws_url,
+)
+
 ALICE_TOKEN = "alice-hub-t0ken"
 BOB_TOKEN = "bob-hub-t0ken"
 SERVER_CREDENTIAL = "the-servers-own-hub-credential"
@@ -102,7 +107,7 @@ async def test_kernel_through_proxied_ws_with_the_users_token(
     ws.close()
 
 
-@pytest.mark.parametrize("origin", [COLAB, COLAB_TOO])
+@pytest.mark.parametrize("origin", [COLAB_ORIGIN, COLAB_GOOGLE_ORIGIN])
 async def test_direct_query_token_from_a_colab_fetch(fetch: Any, origin: str) -> None:
     cors = {"Origin": origin, "Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "cross-site"}
     ok = await fetch(f"api/kernelspecs?token={ALICE_TOKEN}", headers=cors)
@@ -119,10 +124,10 @@ async def test_query_token_is_not_taken_from_navigations_or_other_origins(fetch:
     navigation = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
     for headers in (
         navigation,
-        {**navigation, "Origin": COLAB},  # a form posted from Colab's origin, say
+        {**navigation, "Origin": COLAB_ORIGIN},  # a form posted from Colab's origin, say
         {},  # a script without fetch metadata
         {"Origin": "https://evil.example", "Sec-Fetch-Mode": "cors"},
-        {"Origin": COLAB},  # no Sec-Fetch-Mode: not known to be a CORS fetch
+        {"Origin": COLAB_ORIGIN},  # no Sec-Fetch-Mode: not known to be a CORS fetch
     ):
         response = await fetch(path, headers=headers)
         assert response.code in (403, 404), (headers, response.code)
@@ -136,7 +141,7 @@ async def test_direct_kernel_socket_with_query_token_as_chromium_sends_it(
 ) -> None:
     """Chromium sends no Sec-Fetch-* headers on a WebSocket handshake, only Origin."""
     response = await fetch(
-        "api/kernels", headers={"Authorization": f"token {ALICE_TOKEN}", "Origin": COLAB}
+        "api/kernels", headers={"Authorization": f"token {ALICE_TOKEN}", "Origin": COLAB_ORIGIN}
     )
     assert response.code == 200
     started = await AsyncHTTPClient().fetch(
@@ -152,13 +157,11 @@ async def test_direct_kernel_socket_with_query_token_as_chromium_sends_it(
         f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/kernels/{kernel_id}/channels"
         f"?session_id=s1&token={ALICE_TOKEN}"
     )
-    ws = await websocket_connect(HTTPRequest(url, headers={"Origin": COLAB}, request_timeout=30))
+    ws = await connect(url)
     await KernelChannel(ws).ready()
     ws.close()
     with pytest.raises(HTTPClientError) as refused:
-        await websocket_connect(
-            HTTPRequest(url.replace(ALICE_TOKEN, BOB_TOKEN), headers={"Origin": COLAB})
-        )
+        await connect(url.replace(ALICE_TOKEN, BOB_TOKEN))
     assert refused.value.code == 403
 
 
@@ -176,7 +179,7 @@ class TestWithCookieAuthAllowed:
         }
 
     async def test_direct_query_token(self, fetch: Any) -> None:
-        cors = {"Origin": COLAB, "Sec-Fetch-Mode": "cors"}
+        cors = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
         ok = await fetch(f"api/kernelspecs?token={ALICE_TOKEN}", headers=cors)
         assert ok.code == 200
         assert "Set-Cookie" not in ok.headers

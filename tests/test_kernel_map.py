@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect, install_kernelspec
 from traitlets import TraitError
 
 from jupyter_colab_bridge.app import ColabBridge
@@ -21,6 +20,7 @@ from jupyter_colab_bridge.protocol.kernel_map import (
     request_kind,
     validate_map,
 )
+from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect, install_kernelspec
 
 SESSION = {"path": "nb.ipynb", "type": "notebook", "name": "nb.ipynb"}
 

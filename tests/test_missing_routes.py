@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect
-
 from jupyter_colab_bridge.protocol.missing_routes import printable, route_template
 from jupyter_colab_bridge.server.missing_routes import MissingRouteReporter
+from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect
 
 MARK = "which this server does not serve"
 

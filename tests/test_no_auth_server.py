@@ -13,11 +13,11 @@ import json
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, handshake_status
 
 from jupyter_colab_bridge.doctor.colab_client import Target
 from jupyter_colab_bridge.doctor.diagnoses import explain_refused_handshake
 from jupyter_colab_bridge.doctor.server_info import RunningServer
+from tests.helpers.bridge_client import COLAB_ORIGIN, handshake_status
 
 CHANNELS = "http_over_websocket/proxied_ws/api/kernels/{}/channels"
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_client import COLAB_ORIGIN, BridgeClient, connect
-from servers import start_or_exit
 from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.protocol.origins import (
@@ -25,6 +23,8 @@ from jupyter_colab_bridge.protocol.origins import (
     OriginPolicy,
     compile_origin_pattern,
 )
+from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect
+from tests.helpers.servers import start_or_exit
 
 LOOSE = [
     r"https://.+\.com",

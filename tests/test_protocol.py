@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-from cases import BAD_REQUEST_PATHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,8 @@ from jupyter_colab_bridge.protocol.handshake import (
 )
 from jupyter_colab_bridge.protocol.origins import OriginConfigError, OriginPolicy
 from jupyter_colab_bridge.protocol.paths import PathError, check_proxied_path, check_request_path
+from tests.helpers.bridge_client import COLAB_ORIGIN
+from tests.helpers.cases import BAD_REQUEST_PATHS
 
 
 # -- request frames ---------------------------------------------------------
@@ -290,8 +291,8 @@ def test_bad_proxied_paths(path: str) -> None:
 
 # -- origins --------------------------------------------------------------------
 def test_default_like_policy() -> None:
-    policy = OriginPolicy(["https://colab.research.google.com"])
-    assert policy.allows("https://colab.research.google.com")
+    policy = OriginPolicy([COLAB_ORIGIN])
+    assert policy.allows(COLAB_ORIGIN)
     for origin in [
         "null",
         "colab.research.google.com",

@@ -8,11 +8,18 @@ import socket
 from typing import Any, ClassVar
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
 from tornado import websocket
 from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.server.base import extension_app
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    start_kernel,
+    wait_closed,
+)
 
 
 async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:
@@ -21,12 +28,6 @@ async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[
     reply = await client.request("POST", f"{jp_base_url}api/sessions", body=json.dumps(body))
     assert reply.status == 201, reply.body
     return client, reply.json()
-
-
-async def wait_closed(ws: websocket.WebSocketClientConnection) -> tuple[int | None, str | None]:
-    while (await asyncio.wait_for(ws.read_message(), 30)) is not None:
-        pass
-    return ws.close_code, ws.close_reason
 
 
 @pytest.mark.parametrize("subprotocols", [[KERNEL_SUBPROTOCOL], None])
@@ -180,3 +181,33 @@ async def test_bad_proxied_paths_refused(url: Any, path: str) -> None:
     with pytest.raises(HTTPClientError) as e:
         await connect(url(f"http_over_websocket/proxied_ws/{path}"))
     assert e.value.code in (400, 404)
+
+
+async def test_refused_kernel_socket_does_not_replace_the_session(
+    jp_fetch: Any,
+    url: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    token: str,
+    sockets: list[Any],
+    bridge_app: Any,
+) -> None:
+    """A proxied_ws socket refused with 503 has done nothing upstream.
+
+    From the first security review (issue 12).
+    """
+    bridge_app.max_connections = 2
+    kernel_id = await start_kernel(jp_fetch)
+    direct = await connect(
+        f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/kernels/{kernel_id}/channels"
+        f"?session_id=same&token={token}",
+        origin=None,
+    )
+    sockets.append(direct)
+    sockets.extend([await connect(url()), await connect(url())])  # the limit: 2
+    path = f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels"
+    with pytest.raises(HTTPClientError) as refused:
+        await connect(url(path, params={"session_id": "same"}))
+    assert refused.value.code == 503
+    await asyncio.sleep(0.5)
+    await KernelChannel(direct, session_id="same").ready()  # not closed as "stale"

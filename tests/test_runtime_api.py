@@ -23,18 +23,25 @@ from typing import Any, Callable, ClassVar
 
 import psutil
 import pytest
-from bridge_client import BridgeClient, KernelChannel, connect
-from fake_nvml import (
+from jupyter_server.auth.authorizer import Authorizer
+from tornado.httpclient import HTTPResponse
+
+from tests.helpers.bridge_client import (
+    COLAB_ORIGIN,
+    BridgeClient,
+    KernelChannel,
+    connect,
+    start_kernel,
+)
+from tests.helpers.fake_nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
     TWO_GPUS_FIGURES,
     FakeNvml,
     two_gpus,
 )
-from jupyter_server.auth.authorizer import Authorizer
-from tornado.httpclient import HTTPResponse
 
-ALLOWED = "https://colab.research.google.com"
+ALLOWED = COLAB_ORIGIN
 OTHER = "https://evil.example.com"
 PREFIX = b")]}'\n"
 PATHS = ("api/colab/resources", "api/colab/build-info", "api/colab/drive")
@@ -274,11 +281,6 @@ async def test_polling_is_not_activity(fetch: Any, token: str, jp_serverapp: Any
 
 
 # -- kernels --------------------------------------------------------------------------
-
-
-async def start_kernel(jp_fetch: Any) -> str:
-    response = await jp_fetch("api", "kernels", method="POST", body="{}")
-    return str(json.loads(response.body)["id"])
 
 
 async def open_kernel(jp_http_port: int, jp_base_url: str, kernel_id: str, token: str) -> Any:

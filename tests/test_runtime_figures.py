@@ -18,14 +18,6 @@ from typing import Any
 
 import psutil
 import pytest
-from fake_nvml import (
-    NVML_ERROR_DRIVER_NOT_LOADED,
-    NVML_ERROR_GPU_IS_LOST,
-    TWO_GPUS_FIGURES,
-    FakeNvml,
-    MiB,
-    two_gpus,
-)
 from jupyter_server.gateway.gateway_client import GatewayClient
 from jupyter_server.gateway.managers import GatewayKernelManager
 
@@ -43,6 +35,14 @@ from jupyter_colab_bridge.runtime.resources import (
     memory_figures,
     parent_pids,
     tree_rss,
+)
+from tests.helpers.fake_nvml import (
+    NVML_ERROR_DRIVER_NOT_LOADED,
+    NVML_ERROR_GPU_IS_LOST,
+    TWO_GPUS_FIGURES,
+    FakeNvml,
+    MiB,
+    two_gpus,
 )
 
 GiB = 2**30

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, connect
+from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, connect
 
 ROUNDS = 3
 

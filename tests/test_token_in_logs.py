@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from bridge_client import COLAB_ORIGIN
+
+from tests.helpers.bridge_client import COLAB_ORIGIN
 
 PAGE = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
 

@@ -11,11 +11,11 @@ import logging
 from typing import Any
 
 import pytest
-from bridge_client import BridgeClient, connect, handshake_status
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
 from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame
+from tests.helpers.bridge_client import BridgeClient, connect, handshake_status
 
 IN_FLIGHT = 4
 ABANDONED = 4

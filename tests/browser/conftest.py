@@ -20,10 +20,10 @@ import pytest
 from tornado import httpserver, web
 from tornado.testing import bind_unused_port
 
+from tests.helpers.bridge_client import COLAB_ORIGIN
+from tests.helpers.browser_page import ARTIFACTS, BUNDLE, INDEX
+
 HERE = Path(__file__).parent
-BUNDLE = HERE / "dist" / "harness.js"
-INDEX = HERE / "static" / "index.html"
-ARTIFACTS = HERE / "artifacts"
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 SETUP_HINT = "run scripts/setup-browser-tests .venv (or scripts/run-tests, which does)"
 
@@ -104,7 +104,7 @@ def page_origins(page_sockets: list[tuple[socket.socket, int]]) -> dict[str, str
 
 @pytest.fixture
 def bridge_config(page_origins: dict[str, str]) -> dict[str, Any]:
-    return {"allowed_origins": ["https://colab.research.google.com", page_origins["allowed"]]}
+    return {"allowed_origins": [COLAB_ORIGIN, page_origins["allowed"]]}
 
 
 @pytest.fixture

@@ -16,9 +16,17 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from hub_fixtures import HubUser
-from hub_server import Hub
-from test_browser import WAYS, StepTable, open_page, open_session, read_404_and_shut_down
+
+from tests.helpers.bridge_client import COLAB_ORIGIN
+from tests.helpers.browser_page import (
+    WAYS,
+    StepTable,
+    open_page,
+    open_session,
+    read_404_and_shut_down,
+)
+from tests.helpers.hub_fixtures import HubUser
+from tests.helpers.hub_server import Hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.timeout(300)]
 
@@ -28,7 +36,7 @@ FILE_BYTES = 1024 * 1024
 @pytest.fixture
 def alice_for_page(hub: Hub, page_origins: dict[str, str]) -> Iterator[HubUser]:
     """Alice's server, started for this test with the test page's origin allowed."""
-    origins = ["https://colab.research.google.com", page_origins["allowed"]]
+    origins = [COLAB_ORIGIN, page_origins["allowed"]]
     hub.start_server("alice", args=[f"--ColabBridge.allowed_origins={o}" for o in origins])
     try:
         yield HubUser("alice", hub.new_token("alice"), hub)

@@ -20,8 +20,10 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import INDEX
-from test_browser import (
+
+from tests.helpers.bridge_client import COLAB_ORIGINS
+from tests.helpers.browser_page import (
+    INDEX,
     WAYS,
     Steps,
     StepTable,
@@ -32,7 +34,6 @@ from test_browser import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-COLAB_ORIGINS = ["https://colab.research.google.com", "https://colab.google.com"]
 FILE_BYTES = 4096
 
 

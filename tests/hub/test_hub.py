@@ -28,18 +28,23 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote, urlencode
 
 import pytest
-from bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
-from bridge_client import fetch_url as fetch
-from hub_fixtures import HubUser
 from tornado.httpclient import HTTPClientError, HTTPResponse
 from tornado.websocket import WebSocketClientConnection
 
 from jupyter_colab_bridge.doctor.checks import run_doctor
 from jupyter_colab_bridge.doctor.diagnoses import FAIL, PASS, SKIP, CheckResult
+from tests.helpers.bridge_client import (
+    COLAB_ORIGINS,
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    KernelChannel,
+    connect,
+)
+from tests.helpers.bridge_client import fetch_url as fetch
+from tests.helpers.hub_fixtures import HubUser
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(300)]
 
-COLAB_ORIGINS = ["https://colab.research.google.com", "https://colab.google.com"]
 OTHER_ORIGIN = "https://evil.example"
 CREDENTIALS = ["query", "header"]
 CORS_NAMES = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials")

@@ -32,3 +32,18 @@ BAD_REQUEST_PATHS = [
     "/a%40b/" + "x" * 10_000,
     "/a%40b/%ff%fe",
 ]
+
+# A token whose URL-encoded forms differ from the raw one; "S3cr3tXq" is
+# searched for too, so any encoding of it is caught.
+SECRET = "advS3cr3tXq/t0k+en"
+SECRET_CORE = "S3cr3tXq"
+WRONG = "WrongTok3nZz"
+
+# The bridge's endpoints, relative to base_url (RELAY: the srv fixture's echo socket).
+MAIN = "http_over_websocket"
+DIAGNOSE = "http_over_websocket/diagnose"
+RELAY = "http_over_websocket/proxied_ws/adv-echo-ws"
+KERNEL = "http_over_websocket/proxied_ws/api/kernels/00000000-0000-0000-0000-000000000000/channels"
+ENDPOINTS = [MAIN, DIAGNOSE, RELAY, KERNEL]
+
+DEV_PAGE = "http://localhost:5173"  # the docs' example of an origin users add

@@ -14,6 +14,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 COLAB_ORIGIN = "https://colab.research.google.com"
+COLAB_GOOGLE_ORIGIN = "https://colab.google.com"
+COLAB_ORIGINS = [COLAB_ORIGIN, COLAB_GOOGLE_ORIGIN]  # the bridge's default allowed_origins
 KERNEL_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 
 
@@ -51,6 +53,13 @@ async def connect(
         url, headers=all_headers, connect_timeout=30, request_timeout=30, **kwargs
     )
     return await websocket_connect(request, subprotocols=subprotocols)
+
+
+async def wait_closed(ws: WebSocketClientConnection) -> tuple[int | None, str | None]:
+    """Read until the server closes ``ws`` (30 s per message at most); its code and reason."""
+    while (await asyncio.wait_for(ws.read_message(), 30)) is not None:
+        pass
+    return ws.close_code, ws.close_reason
 
 
 @dataclass
@@ -290,6 +299,17 @@ async def login_cookies(fetch: Any, password: str) -> str:
     login = [c for c in cookies if c.startswith("username-")]
     assert login, cookies
     return "; ".join([*login, f"_xsrf={xsrf}"])
+
+
+def xsrf_of(cookies: str) -> str:
+    """The ``_xsrf`` value of the cookies :func:`login_cookies` returns."""
+    return cookies.rsplit("_xsrf=", 1)[1]
+
+
+async def start_kernel(jp_fetch: Any) -> str:
+    """Start a kernel through the REST API (``jp_fetch`` carries the token); its id."""
+    response = await jp_fetch("api", "kernels", method="POST", body="{}")
+    return str(json.loads(response.body)["id"])
 
 
 async def fetch_url(

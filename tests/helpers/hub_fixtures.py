@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hub_server import SETUP_HINT, Hub, missing_prerequisite, running_hub
+
+from tests.helpers.hub_server import SETUP_HINT, Hub, missing_prerequisite, running_hub
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The test suites (main, browser/, hub/); shared code is in tests.helpers."""

@@ -1,0 +1,1 @@
+"""The browser suite (headless Chromium, the page bundle at Colab's origins)."""

@@ -1,0 +1,1 @@
+"""Shared test code: clients, servers, cases and fixtures plugins (no tests here)."""

@@ -1,0 +1,209 @@
+"""Probes for the tests: test-only routes, a counting listener, raw sockets, waits.
+
+The routes (``adv-*``) are added to a test's server by the ``srv`` fixture
+(tests/conftest.py); the rest reads the server from outside, as an attacker
+or a page would, or from ``/proc`` for the resource checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from typing import Any, ClassVar
+
+import psutil
+from tornado import web
+from tornado.websocket import WebSocketClientConnection
+
+from tests.helpers.bridge_client import COLAB_ORIGIN
+
+
+# -- test-only handlers added to the server ----------------------------------------
+class HeaderEcho(web.RequestHandler):
+    """Answers with the request headers it received; sets a cookie."""
+
+    def check_xsrf_cookie(self) -> None:  # a probe, not a Jupyter API
+        pass
+
+    def _echo(self) -> None:
+        self.set_cookie("probe", "should-not-reach-the-page")
+        self.write(
+            {
+                "headers": list(self.request.headers.get_all()),
+                "body": self.request.body.decode("latin-1"),
+            }
+        )
+
+    get = post = put = _echo
+
+
+class Redirector(web.RequestHandler):
+    def get(self) -> None:
+        self.redirect(self.get_query_argument("to"))
+
+
+class Failing(web.RequestHandler):
+    def get(self) -> None:
+        raise RuntimeError("deliberate failure in a test handler")
+
+
+class Slow(web.RequestHandler):
+    """Never answers until released; records that its client went away."""
+
+    release: asyncio.Event
+    gone: ClassVar[list[str]] = []
+
+    async def get(self) -> None:
+        await Slow.release.wait()
+        self.write("late")
+
+    def on_connection_close(self) -> None:
+        Slow.gone.append(self.request.path)
+
+
+def echo_ws_class() -> Any:
+    from tornado.websocket import WebSocketHandler
+
+    class _Echo(WebSocketHandler):
+        def open(self, *args: Any) -> None:
+            self.write_message(json.dumps({"host": self.request.headers.get("Host")}))
+
+        async def on_message(self, message: str | bytes) -> None:
+            if isinstance(message, str) and message.startswith("flood "):
+                # A well-behaved upstream: each write waits for its own flush.
+                for _ in range(int(message.split()[1])):
+                    await self.write_message(b"\0" * 2**20, binary=True)
+                return
+            await self.write_message(message, binary=isinstance(message, bytes))
+
+    return _Echo
+
+
+async def until(predicate: Any, timeout: float = 15.0) -> bool:
+    """Poll ``predicate`` (no timing is asserted; the timeout only avoids a hang)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(predicate())
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def raw_handshake_status(
+    srv: Any, endpoint: str, token: str | None, headers: list[tuple[str, str]]
+) -> int:
+    """Send a WebSocket handshake byte for byte (repeated headers stay separate lines)."""
+    url = srv.url(endpoint, token=token)
+    target = url.split(f"127.0.0.1:{srv.port}", 1)[1]
+    lines = [
+        f"GET {target} HTTP/1.1",
+        f"Host: 127.0.0.1:{srv.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ]
+    lines += [f"{k}: {v}" for k, v in headers]
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = await asyncio.wait_for(reader.readline(), 30)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+class Listener:
+    """A TCP listener on another local port that counts who connects."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+
+    def connections(self) -> int:
+        n = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return n
+            conn.close()
+            n += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def server_handler_for(srv: Any, ws: WebSocketClientConnection) -> Any:
+    """The server-side handler of the client socket ``ws``."""
+    port = ws.protocol.stream.socket.getsockname()[1]
+    for handler in list(srv.bridge.open_connections):
+        conn = handler.ws_connection
+        if (
+            conn is not None
+            and conn.stream.socket is not None
+            and conn.stream.socket.getpeername()[1] == port
+        ):
+            return handler
+    raise AssertionError("no server-side handler for this socket")
+
+
+class RawSocket:
+    """A WebSocket client on a bare socket that sends frames and never reads."""
+
+    def __init__(self, port: int, path: str, origin: str = COLAB_ORIGIN) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Origin: {origin}\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            assert chunk, "closed during the handshake"
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 101"), head[:200]
+
+    def send_text(self, payload: bytes) -> bool:
+        """Send one masked text frame; False once the server has closed the socket."""
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = bytes([0x81, 0x80 | n])
+        elif n < 65536:
+            header = bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            header = bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
+        key = (mask * (n // 4 + 1))[:n]
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+        try:
+            self.sock.sendall(header + mask + masked)
+        except OSError:  # reset or broken pipe: the server closed it
+            return False
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)

@@ -1,0 +1,1 @@
+"""The JupyterHub suite (a real Hub and its configurable-http-proxy)."""

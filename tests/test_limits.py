@@ -1,0 +1,185 @@
+"""The bridge's limits: frame size, requests in flight, connections, timeouts, load.
+
+Each limit answers the one request or socket that passed it (1009, 503, 504)
+and the server keeps serving the others. Figures printed by the load tests
+(``pytest -s``) are quoted in docs/explanation/security.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.helpers.bridge_client import (
+    BridgeClient,
+    connect,
+    wait_closed,
+)
+from tests.helpers.cases import (
+    DIAGNOSE,
+    KERNEL,
+    MAIN,
+    RELAY,
+    SECRET,
+)
+from tests.helpers.probes import (
+    Slow,
+    fd_count,
+    until,
+)
+
+
+@pytest.fixture
+def token() -> str:
+    """The server's token: one whose URL-encoded forms differ from the raw one."""
+    return SECRET
+
+
+async def test_oversized_frame_closes_that_socket_1009_only(srv: Any, open_bridge: Any) -> None:
+    """From the adversarial tests (issue 3)."""
+    srv.bridge.max_message_bytes = 4096
+    big = await open_bridge()
+    other = await open_bridge()
+    big.ws.write_message(
+        json.dumps(
+            {
+                "message_id": "b",
+                "method": "PUT",
+                "path": f"{srv.base}adv-headers",
+                "body": "x" * 5000,
+            }
+        )
+    )
+    code, _ = await wait_closed(big.ws)
+    assert code == 1009
+    assert (await other.request("GET", f"{srv.base}api/status")).status == 200
+    ok = await other.request("PUT", f"{srv.base}adv-headers", body="y" * 3000)
+    assert ok.status == 200
+
+
+async def test_requests_beyond_in_flight_limit_get_503(srv: Any, open_bridge: Any) -> None:
+    """From the adversarial tests (issue 3)."""
+    srv.bridge.max_requests_in_flight = 3
+    client = await open_bridge()
+    ids = [client.send("GET", f"{srv.base}adv-slow", message_id=f"s{i}") for i in range(8)]
+    refused = await client.wait(*ids[3:])  # answered while the first three still hang
+    assert [r.status for r in refused] == [503] * 5
+    assert all("max_requests_in_flight" in (r.status_text or "") for r in refused)
+    assert not any(m in client.done for m in ids[:3])
+    Slow.release.set()
+    assert [r.status for r in await client.wait(*ids[:3])] == [200] * 3
+    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
+
+
+async def test_max_connections_503_at_handshake(
+    srv: Any, sockets: list[Any], open_bridge: Any
+) -> None:
+    """From the adversarial tests (issue 3)."""
+    assert len(srv.bridge.open_connections) == 0
+    srv.bridge.max_connections = 2
+    srv.bridge.max_diagnose_connections = 1
+    a = await open_bridge()
+    await open_bridge(endpoint=RELAY)
+    for endpoint in (MAIN, RELAY, KERNEL):
+        with pytest.raises(HTTPClientError) as e:
+            await connect(srv.url(endpoint))
+        assert e.value.code == 503
+    # diagnose has a limit of its own, apart from the user's sockets
+    await open_bridge(endpoint=DIAGNOSE)
+    with pytest.raises(HTTPClientError) as e:
+        await connect(srv.url(DIAGNOSE))
+    assert e.value.code == 503
+    a.ws.close()
+    assert await until(lambda: len(srv.bridge.open_connections) == 1)
+    c = await open_bridge()
+    assert (await c.request("GET", f"{srv.base}api/status")).status == 200
+
+
+async def test_request_timeout_gives_504(srv: Any, open_bridge: Any) -> None:
+    """From the adversarial tests (issue 3)."""
+    srv.bridge.request_timeout = 0.3
+    client = await open_bridge()
+    reply = await client.request("GET", f"{srv.base}adv-slow")
+    assert reply.status == 504 and reply.frames[0]["done"] is True
+    assert await until(lambda: Slow.gone == [f"{srv.base}adv-slow"]), "the handler was told to stop"
+    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
+
+
+async def test_request_timeout_does_not_cut_a_streaming_reply(
+    srv: Any, open_bridge: Any, jp_root_dir: Any
+) -> None:
+    """A download that is still flowing when request_timeout passes completes.
+
+    From the adversarial tests (issue 3).
+    """
+    size = 40 * 1024 * 1024  # more than the socket buffers can swallow at once
+    with open(jp_root_dir / "slowly.bin", "wb") as f:
+        f.truncate(size)
+    srv.bridge.request_timeout = 0.3
+    client = await open_bridge()
+    mid = client.send("GET", f"{srv.base}files/slowly.bin")
+    first = await client.read_frame()
+    assert first["status"] == 200
+    await asyncio.sleep(1.0)  # the page is slow: the timeout passes mid-stream
+    received, frame = len(base64.b64decode(first["data"])), first
+    while not frame["done"]:
+        frame = await asyncio.wait_for(client.read_frame(), 30)
+        assert frame["message_id"] == mid and "status" not in frame
+        received += len(base64.b64decode(frame.get("data", "")))
+    assert received == size
+    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
+
+
+async def test_500_requests_on_one_socket(srv: Any, open_bridge: Any) -> None:
+    """From the adversarial tests (issue 3)."""
+    client = await open_bridge()
+    ids = [
+        client.send(
+            "GET", f"{srv.base}api/status" if i % 2 else f"{srv.base}api/kernelspecs", message_id=i
+        )
+        for i in range(500)
+    ]
+    replies = await client.wait(*ids)
+    statuses = [r.status for r in replies]
+    assert set(statuses) <= {200, 503}
+    assert all(
+        r.frames[-1]["done"] and [f["done"] for f in r.frames].count(True) == 1 for r in replies
+    )
+    print(f"\n[500 at once] {statuses.count(200)} x 200, {statuses.count(503)} x 503")
+    # any stray frame for an id already done would fail in _absorb
+    assert (await client.request("GET", f"{srv.base}api/status", message_id="last")).status == 200
+    assert set(client.replies) == set(ids) | {"last"}
+
+
+async def test_100_sockets_server_keeps_answering(
+    srv: Any, jp_fetch: Any, jp_root_dir: Any
+) -> None:
+    """From the adversarial tests (issue 3)."""
+    (jp_root_dir / "mid.bin").write_bytes(os.urandom(1024 * 1024))
+    await jp_fetch("api", "status")
+    gc.collect()
+    fds = fd_count()
+    clients = await asyncio.gather(*(connect(srv.url()) for _ in range(100)))
+    assert len(srv.bridge.open_connections) == 100
+    bridges = [BridgeClient(ws) for ws in clients]
+    for b in bridges:
+        b.send("GET", f"{srv.base}files/mid.bin", message_id="dl")
+    started = time.monotonic()
+    status = await asyncio.wait_for(jp_fetch("api", "status"), 5)
+    elapsed = time.monotonic() - started
+    print(f"\n[100 sockets] GET api/status answered in {elapsed * 1000:.0f} ms")
+    assert status.code == 200 and elapsed < 1.0
+    done = await asyncio.gather(*(b.wait("dl") for b in bridges[:10]))
+    assert all(r.status == 200 and len(r.body) == 1024 * 1024 for (r,) in done)
+    for ws in clients:
+        ws.close()
+    assert await until(lambda: not srv.bridge.open_connections)
+    assert await until(lambda: fd_count() <= fds), (fd_count(), fds)

@@ -1,0 +1,146 @@
+"""The token, wrong tokens and cookies never reach the log, a reply or a close reason.
+
+Every way in (auth URL, ?token=, Authorization, cookie, bad frames, refused
+handshakes) is tried with a token whose URL-encoded forms differ from the raw
+one; each form is searched for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+from tornado.httpclient import HTTPClientError
+from tornado.websocket import WebSocketClientConnection
+
+from tests.helpers.bridge_client import (
+    KERNEL_SUBPROTOCOL,
+    BridgeClient,
+    connect,
+    wait_closed,
+)
+from tests.helpers.cases import (
+    KERNEL,
+    MAIN,
+    RELAY,
+    SECRET,
+    SECRET_CORE,
+    WRONG,
+)
+
+
+@pytest.fixture
+def token() -> str:
+    """The server's token: one whose URL-encoded forms differ from the raw one."""
+    return SECRET
+
+
+def _forms(secret: str) -> list[str]:
+    return sorted(
+        {
+            secret,
+            quote(secret),
+            quote(secret, safe=""),
+            quote_plus(secret),
+            quote(quote(secret, safe=""), safe=""),
+            SECRET_CORE if secret == SECRET else secret,
+        }
+    )
+
+
+async def test_secrets_never_logged_replied_or_in_close_reasons(
+    srv: Any, sockets: list[Any], server_log: Any, jp_fetch: Any, jp_root_dir: Any
+) -> None:
+    """From the adversarial tests (issue 3)."""
+    seen: list[str] = []  # every frame text and close reason the page got
+    base = srv.base
+
+    async def session(ws: WebSocketClientConnection, requests: list[tuple[str, str]]) -> None:
+        sockets.append(ws)
+        client = BridgeClient(ws)
+        for method, path in requests:
+            reply = await client.request(method, path)
+            seen.extend(json.dumps(f) for f in reply.frames)
+
+    ok = [
+        ("GET", f"{base}api/status"),
+        ("GET", f"{base}adv-fail"),
+        ("GET", f"{base}api/contents/nope"),
+        ("POST", f"{base}api/contents"),
+        ("GET", f"{base}../x"),
+        ("TRACE", f"{base}api/status"),
+    ]
+    await session(await connect(srv.url(params={"min_version": "0.0.7"})), ok)
+    await session(await connect(srv.url(token=None, params={"token": SECRET})), ok)
+    await session(
+        await connect(srv.url(token=None), headers={"Authorization": f"token {SECRET}"}), ok
+    )
+    response = await jp_fetch("api", "status")
+    cookies = response.headers.get_list("Set-Cookie")
+    login = next(c for c in cookies if c.startswith("username-")).split(";", 1)[0]
+    cookie_value = login.split("=", 1)[1]
+    srv.bridge.allow_cookie_auth = True  # the original's cookie flow
+    await session(await connect(srv.url(token=None), headers={"Cookie": login}), ok)
+    srv.bridge.allow_cookie_auth = False
+    # cross-domain auth URL with another credential: 500 replies
+    await session(
+        await connect(
+            srv.url(auth_host="evil.example:1"), headers={"Authorization": f"token {SECRET}"}
+        ),
+        ok,
+    )
+    # bad frames
+    ws = await connect(srv.url())
+    sockets.append(ws)
+    for frame in (
+        "not json",
+        "[]",
+        json.dumps({"message_id": "m", "method": "GET", "body": SECRET}),
+        json.dumps({"x": SECRET}),
+    ):
+        ws.write_message(frame)
+        seen.append(await ws.read_message())
+    # min_version close, on a socket that carries the token
+    for version in ("9.9", "bad!"):
+        ws = await connect(srv.url(params={"min_version": version}))
+        code, reason = await wait_closed(ws)
+        assert code == 400
+        seen.append(str(reason))
+    # proxied_ws: relay, unknown kernel, unknown path
+    for endpoint in (RELAY, KERNEL, "http_over_websocket/proxied_ws/api/none"):
+        ws = await connect(srv.url(endpoint), subprotocols=[KERNEL_SUBPROTOCOL])
+        sockets.append(ws)
+        while (msg := await ws.read_message()) is not None:
+            seen.append(str(msg))
+            ws.close()
+        seen.append(f"{ws.close_code} {ws.close_reason}")
+    # failures: wrong tokens everywhere, cross-domain auth URLs without other credentials
+    wrongs = [
+        dict(url=srv.url(token=WRONG)),
+        dict(url=srv.url(token=None, params={"token": WRONG})),
+        dict(url=srv.url(token=None), headers={"Authorization": f"token {WRONG}"}),
+        dict(url=srv.url(auth_host="evil.example")),
+        dict(url=srv.url(RELAY, token=WRONG)),
+        dict(url=srv.url(KERNEL, auth_host=f"127.0.0.1:{srv.port + 1}")),
+        dict(url=srv.url(MAIN), origin="https://evil.example"),
+        dict(url=srv.url(MAIN), headers={"Host": "evil.example"}),
+    ]
+    for case in wrongs:
+        with pytest.raises(HTTPClientError) as e:
+            await connect(case.pop("url"), **case)
+        assert e.value.code == 403
+        seen.append(str(e.value))
+        if e.value.response is not None:
+            seen.append((e.value.response.body or b"").decode("latin-1"))
+    await asyncio.sleep(0.2)  # let access-log lines of closing sockets be written
+
+    logged = server_log.text()
+    assert "Uncaught exception" in logged or "deliberate failure" in logged, "the 500 was logged"
+    assert "refusing the auth URL" in logged
+    for secret in _forms(SECRET) + _forms(WRONG) + [cookie_value]:
+        assert secret not in logged, f"{secret!r} in the server log"
+        for text in seen:
+            assert secret not in text, f"{secret!r} sent to the page: {text[:200]}"
