@@ -12,6 +12,7 @@ is never made and the body is decoded straight from tornado's bytes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -22,6 +23,10 @@ from ..protocol.frames import LARGE_FRAME_CHARS
 #: The WebSocket opcode of a text frame (RFC 6455 section 5.2).
 TEXT_OPCODE = 0x1
 
+#: A large frame's payload is read in pieces of this many bytes, the event loop
+#: free between them (tornado reads it whole, in one go when it has arrived).
+READ_PIECE_BYTES = 1024 * 1024
+
 
 class LargeTextReceiver(Protocol):
     """A handler that takes large text frames as raw UTF-8 bytes."""
@@ -31,7 +36,25 @@ class LargeTextReceiver(Protocol):
 
 
 class LargeTextProtocol(WebSocketProtocol13):
-    """tornado's protocol, but a large uncompressed text frame goes to ``on_large_text``."""
+    """tornado's protocol, but a large uncompressed text frame goes to ``on_large_text``.
+
+    A large payload is also read piece by piece, letting other clients' work
+    run between pieces: tornado's own read takes a whole frame that has
+    arrived in one step of the loop.
+    """
+
+    async def _read_bytes(self, n: int) -> bytes:
+        if n <= LARGE_FRAME_CHARS:
+            return await super()._read_bytes(n)
+        pieces = []
+        left = n
+        while left:
+            piece = await self.stream.read_bytes(min(left, READ_PIECE_BYTES))
+            pieces.append(piece)
+            left -= len(piece)
+            await asyncio.sleep(0)  # a read already buffered does not yield by itself
+        self._wire_bytes_in += n
+        return b"".join(pieces)
 
     def _handle_message(self, opcode: int, data: bytes) -> Any:
         if (
