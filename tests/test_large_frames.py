@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tracemalloc
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from bridge_client import BridgeClient, connect
@@ -23,12 +23,13 @@ from tornado import web
 
 from jupyter_colab_bridge.protocol.frames import (
     LARGE_FRAME_CHARS,
+    BridgeRequest,
     FrameError,
     NotUtf8Error,
     parse_request_frame,
     parse_text_frame_bytes,
 )
-from jupyter_colab_bridge.server.dispatch import RequestContext
+from jupyter_colab_bridge.server.dispatch import RequestContext, dispatch
 from jupyter_colab_bridge.server.tunnel import (
     AbandonedRequests,
     Tunnel,
@@ -189,3 +190,31 @@ async def test_large_frame_not_utf8_closes_with_1007(
     other = BridgeClient(await connect(url()))
     assert (await other.request("GET", f"{jp_base_url}api/status")).status == 200
     other.ws.close()
+
+
+class BodyHandler(web.RequestHandler):
+    bodies: ClassVar[list[bytes]] = []
+
+    def post(self) -> None:
+        BodyHandler.bodies.append(self.request.body)
+        self.finish("ok")
+
+
+@pytest.mark.parametrize("path", ["/body", "/routed/body"])
+async def test_the_handler_gets_the_decoded_body_itself(path: str) -> None:
+    """No bytearray and bytes copies of an upload in tornado: the body object is handed over."""
+    inner = web.Application([("/routed/body", BodyHandler)])
+    app = web.Application([("/body", BodyHandler), (r"/routed/.*", inner)])
+    BodyHandler.bodies = []
+    frames: list[str] = []
+
+    async def send(text: str) -> None:
+        frames.append(text)
+
+    body = bytes(BODY)
+    request = BridgeRequest("b", "POST", path, body)
+    headers = {"Host": "127.0.0.1"}
+    connection = await dispatch(app, request, headers, RequestContext("127.0.0.1", "http"), send)
+    await connection.finished
+    assert len(BodyHandler.bodies) == 1
+    assert BodyHandler.bodies[0] is body
