@@ -21,7 +21,18 @@ a) another client's worst ``GET api/status`` latency (HTTP keep-alive, one
    save) and as base64 (``body_base64``, which the bridge cuts out of the
    JSON and decodes in a worker thread);
 b) the server's peak RSS growth while one such upload is served, tunnel and
-   direct, and its ratio to the upload's body size.
+   direct, and its ratio to the upload's body size (median of three uploads:
+   the allocator may keep memory from the one before);
+c) in this process, with ``tracemalloc``: the bridge's own peak allocation
+   while it turns one frame into a request body, from tornado's raw bytes
+   (``parse_text_frame_bytes``, what the bridge does) and, for reference,
+   the way tornado's ``str`` of the frame would be parsed (its UTF-8 decode
+   and ``parse_request_frame``), as ratios to the body size.
+
+The prober runs in a process of its own, and every frame and request is
+encoded (and masked) before the measured window: the uploading client's own
+work must not count as the server's stall (in one process, masking and
+buffering five 48 MiB frames stalled the prober by ~0.6 s on its own).
 
 Figures of a shared machine drift: compare the ratios within one run.
 """
@@ -31,11 +42,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -46,7 +60,15 @@ from bridge_bench.common import MIB
 from bridge_bench.http_client import RawHttp
 from bridge_bench.process import PeakRss
 from bridge_bench.server import Server
-from bridge_bench.websocket import RawWebSocket, ws_connect
+from bridge_bench.websocket import RawWebSocket, wire_frame, ws_connect
+
+from jupyter_colab_bridge.protocol.frames import parse_request_frame, parse_text_frame_bytes
+
+#: Single-upload memory measures per figure (their median is reported).
+RSS_REPEATS = 3
+
+#: One direct upload: method, path and body.
+DirectRequest = tuple[str, str, bytes]
 
 
 def contents_body(raw_bytes: int, name: str) -> str:
@@ -69,32 +91,56 @@ def frame_for(target: str, shape: str, frame_bytes: int, index: int) -> str:
 
 
 class Prober:
-    """Another client: ``GET api/status`` in a loop; the worst latency seen."""
+    """Another client, in its own process: ``GET api/status`` in a loop; the worst latency.
+
+    A separate process, so that the uploading client's own work (encoding,
+    buffering 48 MiB writes) never counts as the server's stall. It reports
+    each request's start and latency on the shared monotonic clock; the worst
+    of those that overlap the measured window is the figure.
+    """
 
     def __init__(self, server: Server) -> None:
-        self.http = RawHttp(server.port, server.headers)
-        self.latencies: list[float] = []
-        self._stop = asyncio.Event()
-
-    async def run(self) -> None:
-        await self.http.connect()
-        while not self._stop.is_set():
-            t0 = time.perf_counter()
-            status, _ = await self.http.get("/api/status")
-            assert status == 200, status
-            self.latencies.append(time.perf_counter() - t0)
-            await asyncio.sleep(0.001)
+        self.server = server
 
     async def during(self, work: Any) -> float:
         """Worst latency (ms) while ``work`` (a coroutine) runs."""
-        task = asyncio.ensure_future(self.run())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--probe",
+            json.dumps([self.server.port, self.server.headers]),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        assert (await proc.stdout.readline()).strip() == b"ready"
         await asyncio.sleep(0.2)
-        self.latencies.clear()
+        start = time.monotonic()
         await work
-        self._stop.set()
-        await task
-        self.http.close()
-        return max(self.latencies) * 1000
+        end = time.monotonic()
+        proc.stdin.write(b"stop\n")
+        await proc.stdin.drain()
+        samples = json.loads(await proc.stdout.read())
+        await proc.wait()
+        overlapping = [lat for t0, lat in samples if t0 + lat >= start and t0 <= end]
+        return max(overlapping) * 1000
+
+
+async def probe(port: int, headers: dict[str, str]) -> None:
+    """The prober process: requests until a line arrives on stdin, then its samples as JSON."""
+    http = RawHttp(port, headers)
+    await http.connect()
+    print("ready", flush=True)
+    stop = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
+    samples: list[tuple[float, float]] = []
+    while not stop.done():
+        t0 = time.monotonic()
+        status, _ = await http.get("/api/status")
+        assert status == 200, status
+        samples.append((t0, time.monotonic() - t0))
+        await asyncio.sleep(0.001)
+    http.close()
+    print(json.dumps(samples), flush=True)
 
 
 async def bridge_socket(server: Server) -> RawWebSocket:
@@ -103,10 +149,11 @@ async def bridge_socket(server: Server) -> RawWebSocket:
     return await ws_connect(f"ws://127.0.0.1:{server.port}/http_over_websocket?{query}")
 
 
-async def tunnel_uploads(server: Server, frames: list[str]) -> None:
+async def tunnel_uploads(server: Server, frames: list[bytes]) -> None:
+    """Send frames prepared by :func:`wire_frame` on one bridge socket; wait for the replies."""
     ws = await bridge_socket(server)
     for frame in frames:
-        ws.write_message(frame)
+        ws.write_wire(frame)
     await ws.writer.drain()
     done = 0
     while done < len(frames):
@@ -133,15 +180,51 @@ async def direct_request(server: Server, method: str, path: str, body: bytes) ->
     writer.close()
 
 
-async def direct_uploads(server: Server, frames: list[str]) -> None:
+def direct_requests(frames: list[str]) -> list[DirectRequest]:
+    """The requests the frames carry, as direct HTTP requests."""
     requests = []
     for frame in frames:
         parsed = json.loads(frame)
         body = (
             parsed["body"].encode() if "body" in parsed else base64.b64decode(parsed["body_base64"])
         )
-        requests.append(direct_request(server, parsed["method"], parsed["path"], body))
-    await asyncio.gather(*requests)
+        requests.append((parsed["method"], parsed["path"], body))
+    return requests
+
+
+async def direct_uploads(server: Server, requests: list[DirectRequest]) -> None:
+    await asyncio.gather(*(direct_request(server, *request) for request in requests))
+
+
+def traced_peak(parse: Any, data: bytes) -> int:
+    """Peak bytes allocated by ``parse(data)`` (tracemalloc), beyond ``data`` itself."""
+    tracemalloc.start()
+    try:
+        parse(data)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def parse_peaks(frame: str, body_bytes: int) -> dict[str, float]:
+    """The bridge's own peak allocation turning one frame into a body, over the body's size."""
+    data = frame.encode()
+    from_bytes = traced_peak(parse_text_frame_bytes, data)
+    from_text = traced_peak(lambda raw: parse_request_frame(raw.decode("utf-8")), data)
+    return {
+        "bridge_parse_peak_over_body": round(from_bytes / body_bytes, 2),
+        "str_parse_peak_over_body": round(from_text / body_bytes, 2),
+    }
+
+
+async def median_rss_growth(server: Server, upload: Any) -> float:
+    """Median peak RSS growth (MB) of ``RSS_REPEATS`` runs of ``upload()``."""
+    growths = []
+    for _ in range(RSS_REPEATS):
+        with PeakRss(server.pid) as rss:
+            await upload()
+        growths.append(rss.growth_mb)
+    return statistics.median(growths)
 
 
 async def idle() -> None:
@@ -159,27 +242,29 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             targets = ["status", "contents"] if args.contents else ["status"]
             for target, shape in [(t, s) for t in targets for s in ("body", "body_base64")]:
                 frames = [frame_for(target, shape, frame_bytes, i) for i in range(args.frames)]
-                tunnel = await Prober(server).during(tunnel_uploads(server, frames))
-                direct = await Prober(server).during(direct_uploads(server, frames))
-                one = frames[:1]
-                body_mb = len(json.loads(one[0]).get("body", "")) or len(
-                    base64.b64decode(json.loads(one[0])["body_base64"])
+                wire = [wire_frame(frame) for frame in frames]
+                direct = direct_requests(frames)
+                body_mb = len(direct[0][2])
+                tunnel_ms = await Prober(server).during(tunnel_uploads(server, wire))
+                direct_ms = await Prober(server).during(direct_uploads(server, direct))
+                tunnel_rss = await median_rss_growth(
+                    server, functools.partial(tunnel_uploads, server, wire[:1])
                 )
-                with PeakRss(server.pid) as tunnel_rss:
-                    await tunnel_uploads(server, one)
-                with PeakRss(server.pid) as direct_rss:
-                    await direct_uploads(server, one)
+                direct_rss = await median_rss_growth(
+                    server, functools.partial(direct_uploads, server, direct[:1])
+                )
                 results[f"{target}/{shape}"] = {
-                    "tunnel_worst_ms": round(tunnel, 1),
-                    "direct_worst_ms": round(direct, 1),
-                    "tunnel_over_direct": round(tunnel / direct, 2),
+                    "tunnel_worst_ms": round(tunnel_ms, 1),
+                    "direct_worst_ms": round(direct_ms, 1),
+                    "tunnel_over_direct": round(tunnel_ms / direct_ms, 2),
                     "body_mb": round(body_mb / 1e6, 1),
-                    "tunnel_peak_rss_mb": round(tunnel_rss.growth_mb, 1),
-                    "direct_peak_rss_mb": round(direct_rss.growth_mb, 1),
-                    "tunnel_rss_over_body": round(tunnel_rss.growth_mb * 1e6 / body_mb, 2),
-                    "direct_rss_over_body": round(direct_rss.growth_mb * 1e6 / body_mb, 2),
+                    "tunnel_peak_rss_mb": round(tunnel_rss, 1),
+                    "direct_peak_rss_mb": round(direct_rss, 1),
+                    "tunnel_rss_over_body": round(tunnel_rss * 1e6 / body_mb, 2),
+                    "direct_rss_over_body": round(direct_rss * 1e6 / body_mb, 2),
+                    **parse_peaks(frames[0], body_mb),
                 }
-                del frames
+                del frames, wire, direct
         finally:
             server.stop()
     results["idle_worst_ms"] = round(results["idle_worst_ms"], 1)
@@ -187,6 +272,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--probe"]:
+        port, headers = json.loads(sys.argv[2])
+        asyncio.run(probe(port, headers))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frame-mib", type=float, default=48.0)
     parser.add_argument("--frames", type=int, default=5)

@@ -1,17 +1,26 @@
-"""Closed bridge sockets stop their ping timer at once: every ``on_close`` calls the mixin's.
+"""Closed bridge sockets stop their ping timer at once, and no closed handler stays referenced.
 
 jupyter_server's ``WebSocketMixin`` stops a socket's ping ``PeriodicCallback``
 only at its next tick (``ws_ping_interval``, 30 s by default); until then the
 timer keeps the closed handler (~11 KB) alive. Each bridge handler's
 ``on_close`` goes through ``BridgeHandlerMixin.on_close``, which stops it.
+
+Two more holders outside the bridge are cut from its side (see
+``BridgeHandlerMixin.forget_call_context`` and ``kernel_channels.release_handler``):
+jupyter_server's ``CallContext`` copied into asyncio's cancelled timers, and the
+kernel connection's never-cancelled ``give_up`` timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import importlib
+import inspect
+import weakref
 from typing import Any
 
-from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, connect
+from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
 
 ROUNDS = 3
 
@@ -71,4 +80,88 @@ async def test_closed_handlers_stop_pinging(
         "ProxiedWebSocketHandler",
     }
     assert [type(h).__name__ for h in closed if pinging(h)] == []
+    await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id)
+
+
+HANDLER_CLASSES = (
+    "jupyter_colab_bridge.server.handlers.HttpOverWebSocketHandler",
+    "jupyter_colab_bridge.server.handlers.DiagnoseHandler",
+    "jupyter_colab_bridge.server.kernel_channels.KernelChannelsHandler",
+    "jupyter_colab_bridge.server.proxied_ws.ProxiedWebSocketHandler",
+)
+
+
+def record_handlers(monkeypatch: Any) -> list[weakref.ref[Any]]:
+    """Wrap each bridge handler class's ``open`` to keep a weak reference to the handler."""
+    refs: list[weakref.ref[Any]] = []
+    for dotted in HANDLER_CLASSES:
+        module, _, name = dotted.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        original = cls.open
+
+        def recording_open(self: Any, *args: Any, _open: Any = original, **kwargs: Any) -> Any:
+            refs.append(weakref.ref(self))
+            return _open(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "open", recording_open)
+    return refs
+
+
+def holders(obj: Any, depth: int = 8) -> list[str]:
+    """What refers to ``obj``, level by level, to name a leak's holder."""
+    lines: list[str] = []
+    seen = {id(obj)}
+    frontier = [obj]
+    ignore = {id(frontier)}
+    for level in range(depth):
+        found = []
+        for item in frontier:
+            for ref in gc.get_referrers(item):
+                if id(ref) in seen or id(ref) in ignore or inspect.isframe(ref):
+                    continue
+                if isinstance(ref, list) and any(x is obj for x in ref):
+                    continue  # the test's own list
+                seen.add(id(ref))
+                lines.append(f"{'  ' * level}{type(ref).__qualname__}: {repr(ref)[:100]}")
+                found.append(ref)
+        frontier = found[:12]
+        ignore.add(id(frontier))
+    return lines
+
+
+async def test_closed_handlers_are_not_referenced(
+    url: Any, bridge_app: Any, jp_serverapp: Any, jp_base_url: str, monkeypatch: Any
+) -> None:
+    refs = record_handlers(monkeypatch)
+    kernel_id = await jp_serverapp.kernel_manager.start_kernel()
+    for _ in range(ROUNDS):
+        ws = await connect(url())
+        client = BridgeClient(ws)
+        assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
+        assert (await client.request("GET", f"{jp_base_url}api/kernels")).status == 200
+        ws.close()
+        diagnose = await connect(url("http_over_websocket/diagnose", token=None))
+        diagnose.write_message("1")
+        assert await diagnose.read_message() is not None
+        diagnose.close()
+        kernel = await connect(
+            url(f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels"),
+            subprotocols=[KERNEL_SUBPROTOCOL],
+        )
+        await KernelChannel(kernel).ready()
+        kernel.close()
+        events = await connect(url("http_over_websocket/proxied_ws/api/events/subscribe"))
+        events.close()
+    # Every handler has seen its close, then the loop runs a few more ticks.
+    assert await until(
+        lambda: not bridge_app.open_connections and not bridge_app.diagnose_connections
+    )
+    for _ in range(5):
+        await asyncio.sleep(0.05)
+    assert len(refs) == 4 * ROUNDS
+    gc.collect()
+    alive = [r() for r in refs if r() is not None]
+    report = [f"{type(h).__name__}:\n" + "\n".join(holders(h)) for h in alive]
+    del alive
+    assert report == []
     await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id)

@@ -52,6 +52,7 @@ LARGE_FRAME_CHARS = 1024 * 1024
 # Where a frame's body_base64 text starts; the value ends at the next quote
 # (base64 has no quotes, and an escape sends the frame the ordinary way).
 _BODY_BASE64_START = re.compile(r'"body_base64"\s*:\s*"')
+_BODY_BASE64_START_BYTES = re.compile(rb'"body_base64"\s*:\s*"')
 #: What the cut-out body_base64 is replaced with: never valid base64.
 _CUT_MARKER = "\\u0000"
 
@@ -103,6 +104,13 @@ def _echoable_id(value: Any) -> Any:
     return _MISSING
 
 
+class NotUtf8Error(FrameError):
+    """A text frame that is not UTF-8: RFC 6455 closes the socket (1007), nothing is replied."""
+
+    def __init__(self) -> None:
+        super().__init__("The frame is not valid UTF-8 text.")
+
+
 def parse_request_frame(message: str | bytes, cut_large_body: bool = True) -> BridgeRequest:
     """Parse one request frame, or raise :class:`FrameError` with its reply text.
 
@@ -113,19 +121,64 @@ def parse_request_frame(message: str | bytes, cut_large_body: bool = True) -> Br
     before the JSON is parsed and decoded apart (the result is the same).
     """
     large = cut_large_body and len(message) > LARGE_FRAME_CHARS
-    cut = _cut_body_base64(message) if large else None
+    cut = _cut_body_base64(message) if large and isinstance(message, str) else None
+    if cut is None:
+        return _request_from(_load_json(message))
+    head, body_base64 = cut
+    del cut
+    contents = _load_json(head)
+    if contents.get("body_base64") != "\x00":
+        return parse_request_frame(message, cut_large_body=False)  # not the body_base64
+    return _request_from(contents, body_base64)
+
+
+def parse_text_frame_bytes(data: bytes) -> BridgeRequest:
+    """Parse a large text frame from its raw UTF-8 bytes, never decoding its body to text.
+
+    The ``body_base64`` value is decoded straight from a view of ``data`` (no
+    copy, no ``str`` of the frame); only the rest is decoded as UTF-8 and
+    parsed as JSON. The result is that of :func:`parse_request_frame` on the
+    decoded text. Raises :class:`NotUtf8Error` for a frame that is not UTF-8.
+    """
+    cut = _cut_body_base64_bytes(data)
+    if cut is None:
+        return parse_request_frame(_utf8(data), cut_large_body=False)
+    head, body_base64 = cut
+    del cut
+    contents = _load_json(_utf8(head))
+    if contents.get("body_base64") != "\x00":
+        return parse_request_frame(_utf8(data), cut_large_body=False)
     try:
-        contents = json.loads(message if cut is None else cut[0])
+        return _request_from(contents, body_base64)
+    except FrameError:
+        if not body_base64.tobytes().isascii():
+            _utf8(data)  # raises NotUtf8Error unless the frame is UTF-8 after all
+        raise
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotUtf8Error() from None
+
+
+def _load_json(text: str | bytes) -> dict[str, Any]:
+    try:
+        contents = json.loads(text)
     except (ValueError, TypeError, RecursionError):
         raise FrameError(TEXT_JSON_REQUIRED) from None
     if not isinstance(contents, dict):
         raise FrameError(TEXT_JSON_REQUIRED)
-    if cut is not None:
-        if contents.get("body_base64") != "\x00":
-            return parse_request_frame(message, cut_large_body=False)  # not the body_base64
-        contents["body_base64"] = cut[1]
-        del cut
+    return contents
 
+
+def _request_from(
+    contents: dict[str, Any], cut_body: str | memoryview | None = None
+) -> BridgeRequest:
+    """The request of a parsed frame; ``cut_body``: its ``body_base64`` cut out before."""
+    if cut_body is not None:
+        contents["body_base64"] = cut_body
     message_id = _echoable_id(contents.get("message_id", _MISSING))
     missing = [key for key in REQUIRED_KEYS if key not in contents]
     if missing:
@@ -155,10 +208,8 @@ def parse_request_frame(message: str | bytes, cut_large_body: bool = True) -> Br
     return BridgeRequest(message_id, method, path, _parse_body(contents, message_id))
 
 
-def _cut_body_base64(message: str | bytes) -> tuple[str, str] | None:
+def _cut_body_base64(message: str) -> tuple[str, str] | None:
     """The frame with its ``body_base64`` text replaced by a marker, and that text."""
-    if not isinstance(message, str):
-        return None
     match = _BODY_BASE64_START.search(message)
     if match is None:
         return None
@@ -169,9 +220,21 @@ def _cut_body_base64(message: str | bytes) -> tuple[str, str] | None:
     return f"{message[:start]}{_CUT_MARKER}{message[end:]}", message[start:end]
 
 
+def _cut_body_base64_bytes(data: bytes) -> tuple[bytes, memoryview] | None:
+    """As :func:`_cut_body_base64` on raw bytes; the text is a view of ``data``, not a copy."""
+    match = _BODY_BASE64_START_BYTES.search(data)
+    if match is None:
+        return None
+    start = match.end()
+    end = data.find(b'"', start)
+    if end < 0 or data.find(b"\\", start, end) >= 0:
+        return None
+    return data[:start] + _CUT_MARKER.encode() + data[end:], memoryview(data)[start:end]
+
+
 def _parse_body(contents: Mapping[str, Any], message_id: Any) -> bytes | None:
     body_base64 = contents.get("body_base64")
-    if body_base64 is not None and not isinstance(body_base64, str):
+    if body_base64 is not None and not isinstance(body_base64, (str, memoryview)):
         raise FrameError('Invalid request. "body_base64" must be a string.', message_id)
     if body_base64:
         try:

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
+from jupyter_server import CallContext
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.http1connection import HTTP1Connection
@@ -100,6 +101,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
     checks_credentials = True
     auth_url_error: str | None = None
     _counted = False
+    _call_context: dict[str, Any] | None = None
 
     @property
     def bridge(self) -> ColabBridge:
@@ -222,6 +224,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         prepared = super().prepare(*args, **kwargs)
         if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
             await prepared
+        self._call_context = current_call_context()
 
     # -- 4. after authentication --------------------------------------------
     async def authorize_or_403(self, action: str = "execute") -> None:
@@ -267,10 +270,27 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             ping.stop()
             self.ping_callback = None
 
+    def forget_call_context(self) -> None:
+        """Take this handler out of jupyter_server's ``CallContext`` once it has closed.
+
+        ``JupyterHandler.prepare`` stores the handler in a context variable, and
+        every timer or callback scheduled while it ran carries a copy of that
+        context. asyncio keeps a *cancelled* timer (a stopped ping, a finished
+        connect timeout) with its context until its deadline, so without this
+        the closed handler would stay referenced for up to that long. The map
+        is this handler's own (``CallContext.set`` copies it), so emptying it
+        touches no other request.
+        """
+        names = self._call_context
+        if names is not None and names.get(CallContext.JUPYTER_HANDLER) is self:
+            del names[CallContext.JUPYTER_HANDLER]
+        self._call_context = None
+
     def on_close(self) -> None:
-        """Stop pings at once, so nothing keeps a closed socket's handler alive."""
+        """Stop pings at once and drop the call context: nothing keeps a closed handler alive."""
         self.stop_pings()
         super().on_close()
+        self.forget_call_context()
 
     def upstream_credentials(self) -> dict[str, str]:
         """The headers that carry this socket's authentication to the server.
@@ -305,6 +325,12 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         else:
             port = getattr(self.settings.get("serverapp"), "port", None)
         return f"127.0.0.1:{port}" if isinstance(port, int) else "127.0.0.1"
+
+
+def current_call_context() -> dict[str, Any] | None:
+    """jupyter_server's ``CallContext`` map of the running context, if one is set."""
+    # CallContext offers no public accessor to the map itself.
+    return CallContext._name_value_map.get(None)
 
 
 def buffered_bytes(conn: Any) -> int:

@@ -205,9 +205,33 @@ async def dispatch(
     pending = delegate.headers_received(start_line, request_headers)
     if pending is not None:
         await pending
-    if body:
+    if body and not hand_over_body(delegate, body):
         pending = delegate.data_received(body)
         if pending is not None:
             await pending
     delegate.finish()
     return connection
+
+
+def hand_over_body(delegate: Any, body: bytes) -> bool:
+    """Give a handler that reads its body whole ``body`` itself, not two copies of it.
+
+    tornado's ``_HandlerDelegate`` appends each chunk to a ``bytearray`` and
+    makes ``request.body`` a ``bytes`` copy of it: for a 48 MiB upload, two
+    more copies while the bridge's own is still alive. Where the delegate
+    (behind the routers) is that kind, its buffer is replaced by ``body``,
+    which ``bytes()`` returns as it is. False where it is not (a handler that
+    streams its body, another tornado): the caller feeds the body as a chunk.
+    """
+    while not hasattr(delegate, "chunks"):
+        delegate = getattr(delegate, "delegate", None)
+        if delegate is None:
+            return False
+    if (
+        getattr(delegate, "stream_request_body", True)
+        or not isinstance(delegate.chunks, bytearray)
+        or delegate.chunks
+    ):
+        return False
+    delegate.chunks = body
+    return True

@@ -20,6 +20,7 @@ from ..protocol.handshake import (
 )
 from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
 from .dispatch import RequestContext
+from .large_text import large_text_protocol
 from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
 
 #: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
@@ -84,7 +85,12 @@ class HttpOverWebSocketHandler(BridgeSocket):
             self.log,
             refusal=self.auth_url_error,
             from_page=self.page_origin is not None,
+            fail=self.close,
         )
+
+    def get_websocket_protocol(self) -> Any:
+        """tornado's protocol, but large text frames come as bytes (:mod:`.large_text`)."""
+        return large_text_protocol(super().get_websocket_protocol(), self)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Start pings, apply ``min_version``, cork the socket's bursts."""
@@ -96,6 +102,10 @@ class HttpOverWebSocketHandler(BridgeSocket):
     def on_message(self, message: str | bytes) -> Awaitable[None] | None:
         """Hand one request frame to the tunnel (a large one: read on once it is parsed)."""
         return self.tunnel.submit(message) if self.tunnel is not None else None
+
+    def on_large_text(self, data: bytes) -> Awaitable[None] | None:
+        """A large request frame as raw bytes: parsed off the loop, then read on."""
+        return self.tunnel.submit_text_bytes(data) if self.tunnel is not None else None
 
     def on_close(self) -> None:
         """The page went away: stop pings, free its place, close the tunnel."""

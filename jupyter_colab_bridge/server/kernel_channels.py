@@ -104,7 +104,24 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
     def on_close(self) -> None:
         """Detach from the kernel and free this socket's place."""
         self.release_connection()
-        if self.missing_kernel is None and getattr(self, "connection", None) is not None:
-            super().on_close()  # the mixin's (pings) and jupyter_server's (the kernel)
+        connection = getattr(self, "connection", None)
+        if self.missing_kernel is None and connection is not None:
+            super().on_close()  # the mixin's and jupyter_server's (the kernel)
+            release_handler(connection)
         else:
             self.stop_pings()
+            self.forget_call_context()
+
+
+def release_handler(connection: Any) -> None:
+    """Let a disconnected kernel connection forget its WebSocket handler.
+
+    jupyter_server's ``ZMQChannelsWebsocketConnection.prepare`` schedules a
+    ``give_up`` timer (``kernel_info_timeout``, 60 s by default) that is never
+    cancelled and holds the connection, which holds the handler through its
+    ``websocket_handler`` trait. The trait does not allow None, so its value is
+    removed; the connection is disconnected and nothing reads it afterwards.
+    """
+    values = getattr(connection, "_trait_values", None)
+    if isinstance(values, dict):
+        values.pop("websocket_handler", None)

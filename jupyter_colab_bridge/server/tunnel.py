@@ -14,7 +14,9 @@ page goes away. Everything else lives here:
   sockets cannot multiply the work;
 * a frame longer than :data:`~..protocol.frames.LARGE_FRAME_CHARS` is parsed
   and decoded in a worker thread, and tornado reads the socket's next frame
-  only when it is done: the event loop is never held by a queue of them.
+  only when it is done: the event loop is never held by a queue of them. A
+  large text frame arrives as its raw bytes (:mod:`.large_text`,
+  :meth:`Tunnel.submit_text_bytes`), so no ``str`` of it is ever made.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..protocol.frames import (
     LARGE_FRAME_CHARS,
@@ -31,8 +33,10 @@ from ..protocol.frames import (
     TEXT_INTERNAL_ERROR,
     BridgeRequest,
     FrameError,
+    NotUtf8Error,
     error_frame,
     parse_request_frame,
+    parse_text_frame_bytes,
 )
 from ..protocol.paths import PathError, check_request_path
 from .corking import BurstCork
@@ -97,6 +101,7 @@ class Tunnel:
         log: logging.Logger,
         refusal: str | None = None,
         from_page: bool = False,
+        fail: Callable[[int, str], None] | None = None,
     ) -> None:
         self.application = application
         self.credentials = credentials
@@ -109,6 +114,8 @@ class Tunnel:
         #: The socket had an (allowed) ``Origin``: its requests are an allowed page's.
         self.from_page = from_page
         self._write = write
+        #: Closes the socket with a code and reason (a text frame that is not UTF-8).
+        self._fail = fail
         self._cork = BurstCork(None)
         self.tasks: set[asyncio.Future[None]] = set()
         #: Requests not yet handed to a handler, and those whose handler has not
@@ -136,6 +143,16 @@ class Tunnel:
         self._start(request)
         return None
 
+    def submit_text_bytes(self, data: bytes) -> asyncio.Future[None] | None:
+        """Start serving a large text frame given as its raw bytes (:mod:`.large_text`).
+
+        As :meth:`submit` for a large frame; the UTF-8 is checked off the loop,
+        and a frame that is not UTF-8 closes the socket with 1007 (RFC 6455).
+        """
+        if self.closed:
+            return None
+        return asyncio.ensure_future(self._submit_large(data, parse_text_frame_bytes))
+
     def cork(self, sock: Any) -> None:
         """Coalesce bursts of reply frames on ``sock`` (:mod:`.corking`)."""
         self._cork = BurstCork(sock)
@@ -158,14 +175,26 @@ class Tunnel:
             )
 
     # -- one request -------------------------------------------------------------------
-    async def _submit_large(self, message: str | bytes) -> None:
+    async def _submit_large(
+        self,
+        message: str | bytes,
+        parse: Callable[[Any], BridgeRequest] = parse_request_frame,
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
-            request = await loop.run_in_executor(None, parse_request_frame, message)
+            request = await loop.run_in_executor(None, parse, message)
+        except NotUtf8Error as e:
+            self.log.warning("Colab bridge: closing a tunnel socket: %s", e.text)
+            if self._fail is not None:
+                self._fail(1007, e.text)
+            else:
+                self._reply(e.reply())
+            return
         except FrameError as e:
             self._reply(e.reply())
             return
-        del message
+        finally:
+            del message  # tornado's copy goes once this frame's future resolves
         if not self.closed:
             self._start(request)
 
