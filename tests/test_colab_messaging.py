@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, KernelChannel, connect, ws_url
+from tests.helpers.bridge_client import KernelChannel, open_kernel_channel
 
 WAYS_IN = ["proxied_ws", "direct"]
 
@@ -85,26 +85,14 @@ async def _open_kernel(
     created = await fetch("api/sessions", "POST", headers, json.dumps(body))
     assert created.code == 201, created.body
     session = json.loads(created.body)
-    channels = f"api/kernels/{session['kernel']['id']}/channels"
-    params = {"session_id": session["id"]}
-    if way_in == "proxied_ws":
-        address = ws_url(
-            jp_http_port,
-            jp_base_url,
-            f"http_over_websocket/proxied_ws/{channels}",
-            token,
-            None,
-            params,
-        )
-    else:
-        address = ws_url(
-            jp_http_port, jp_base_url, channels, None, None, {**params, "token": token}
-        )
-    ws = await connect(address, subprotocols=[KERNEL_SUBPROTOCOL])
-    assert ws.selected_subprotocol == KERNEL_SUBPROTOCOL
-    channel = KernelChannel(ws)
-    await channel.ready()
-    return channel
+    return await open_kernel_channel(
+        jp_http_port,
+        jp_base_url,
+        session["kernel"]["id"],
+        token,
+        proxied=way_in == "proxied_ws",
+        session_id=session["id"],
+    )
 
 
 async def recv_until(kernel: KernelChannel, msg_type: str) -> dict[str, Any]:

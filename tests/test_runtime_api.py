@@ -16,7 +16,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -29,8 +28,8 @@ from tornado.httpclient import HTTPResponse
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
     BridgeClient,
-    KernelChannel,
     connect,
+    open_kernel_channel,
     start_kernel,
 )
 from tests.helpers.fake_nvml import (
@@ -283,16 +282,6 @@ async def test_polling_is_not_activity(fetch: Any, token: str, jp_serverapp: Any
 # -- kernels --------------------------------------------------------------------------
 
 
-async def open_kernel(jp_http_port: int, jp_base_url: str, kernel_id: str, token: str) -> Any:
-    query = f"session_id={uuid.uuid4().hex}&token={token}"
-    ws = await connect(
-        f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/kernels/{kernel_id}/channels?{query}"
-    )
-    channel = KernelChannel(ws)
-    await channel.ready()
-    return channel
-
-
 async def run(channel: Any, code: str) -> str:
     stdout, reply, _ = await channel.execute(code)
     assert reply["status"] == "ok", reply
@@ -328,7 +317,7 @@ async def test_kernel_memory_grows_with_its_data(
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     assert await wait_memory(get, kernel_id, lambda used: used > 10 * MiB)
-    channel = await open_kernel(jp_http_port, jp_base_url, kernel_id, token)
+    channel = await open_kernel_channel(jp_http_port, jp_base_url, kernel_id, token)
     own = psutil.Process(kernel_pid(jp_serverapp, kernel_id)).memory_info().rss
     before = await wait_memory(get, kernel_id, lambda used: abs(used - own) < 64 * MiB)
     await run(channel, "x = b'x' * (300 * 2**20)")
@@ -343,7 +332,7 @@ async def test_kernel_memory_includes_its_child_processes(
     jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str, get: Any
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    channel = await open_kernel(jp_http_port, jp_base_url, kernel_id, token)
+    channel = await open_kernel_channel(jp_http_port, jp_base_url, kernel_id, token)
     pid = kernel_pid(jp_serverapp, kernel_id)
     before = await wait_memory(get, kernel_id, lambda used: used > 10 * MiB)
     holder = "import time; x = b'x' * (200 * 2**20); print('ready', flush=True); time.sleep(600)"

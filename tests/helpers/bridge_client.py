@@ -281,6 +281,35 @@ def install_kernelspec(kernel_dir: str, name: str, metadata: dict[str, Any] | No
     return name
 
 
+async def open_kernel_channel(
+    port: int,
+    base_url: str,
+    kernel_id: str,
+    token: str,
+    *,
+    proxied: bool = False,
+    session_id: str | None = None,
+) -> KernelChannel:
+    """A ready kernel channel from Colab's origin, with the v1 subprotocol.
+
+    Directly (jupyter_server's own socket, ``?token=``, as direct mode opens it)
+    or ``proxied`` through ``http_over_websocket/proxied_ws`` with the auth URL.
+    """
+    channels = f"api/kernels/{kernel_id}/channels"
+    params = {"session_id": session_id or uuid.uuid4().hex}
+    if proxied:
+        address = ws_url(
+            port, base_url, f"http_over_websocket/proxied_ws/{channels}", token, None, params
+        )
+    else:
+        address = ws_url(port, base_url, channels, None, None, {**params, "token": token})
+    ws = await connect(address, subprotocols=[KERNEL_SUBPROTOCOL])
+    assert ws.selected_subprotocol == KERNEL_SUBPROTOCOL
+    channel = KernelChannel(ws)
+    await channel.ready()
+    return channel
+
+
 async def login_cookies(fetch: Any, password: str) -> str:
     """Log in through the server's own login form, as a person would: the cookies.
 
