@@ -66,6 +66,11 @@ def _done_future(exc: BaseException | None = None) -> asyncio.Future[None]:
     return fut
 
 
+def _page_gone(frame: str) -> None:
+    """The sender of a connection whose reply is over."""
+    raise StreamClosedError()
+
+
 class TunnelConnection(httputil.HTTPConnection):
     """The ``HTTPConnection`` a tunnelled request is served on.
 
@@ -123,6 +128,7 @@ class TunnelConnection(httputil.HTTPConnection):
         if self.closed or self._framer.finished:
             return
         self._send(self._framer.finish())
+        self._let_go()
         if not self.finished.done():
             self.finished.set_result(None)
 
@@ -132,12 +138,24 @@ class TunnelConnection(httputil.HTTPConnection):
         if self.closed:
             return
         self.closed = True
+        self._let_go()
         if not self.finished.done():
             self.finished.set_exception(StreamClosedError())
             self.finished.exception()
         callback, self._close_callback = self._close_callback, None
         if callback is not None:
             callback()
+
+    def _let_go(self) -> None:
+        """Forget the socket's sender once the reply is over: nothing more is sent.
+
+        The request (and through it this connection) can outlive the reply:
+        jupyter_server's ``CallContext`` keeps the handler, and so its request,
+        in every timer scheduled while it ran, until the timer's deadline. The
+        sender leads to the tunnel and its socket handler, which must not be
+        kept that long once the page has closed.
+        """
+        self._send_frame = _page_gone
 
     @property
     def started(self) -> bool:
