@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,10 +134,42 @@ def test_index_links_every_page(site: Path) -> None:
     assert [p for p in PAGES[1:] if f"{p}.html" not in hrefs and not p.endswith("/index")] == []
 
 
+def _bridge_docs() -> Any:
+    """docs/_ext/bridge_docs.py, which writes and checks the generated references."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import bridge_docs
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return bridge_docs
+
+
+def test_generated_references_match_the_code() -> None:
+    """docs/reference/settings.md and cli.md are committed; the code's text is theirs."""
+    bridge_docs = _bridge_docs()
+    stale = [str(p.relative_to(ROOT)) for p in bridge_docs.stale_pages()]
+    assert stale == [], f"regenerate them: {bridge_docs.WRITE_COMMAND}"
+
+
+def test_a_stale_reference_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bridge_docs = _bridge_docs()
+    page = tmp_path / "settings.md"
+    text = bridge_docs.SETTINGS_PAGE.read_text(encoding="utf-8")
+    page.write_text(text.replace("### `ColabBridge.direct_mode`", "### `ColabBridge.old`"))
+    monkeypatch.setattr(
+        bridge_docs, "GENERATED", {page: ("settings", bridge_docs.settings_markdown)}
+    )
+    assert bridge_docs.stale_pages() == [page]
+    assert bridge_docs.write_pages() == [page]
+    assert page.read_text(encoding="utf-8") == text
+    with pytest.raises(ValueError, match="one pair of markers"):
+        bridge_docs.fill("no markers", "settings", "x")
+
+
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_settings_reference_lists_every_setting(site: Path, name: str) -> None:
     page = _read(site, "reference/settings")
-    assert f"jupyter_colab_bridge.app.ColabBridge.{name}" in page.ids
+    assert f"colabbridge{name}" in page.ids  # the heading's anchor, as on the repository host
     text = _plain("".join(page.text))
     trait = SETTINGS[name]
     assert _plain(trait.help) in text
@@ -152,6 +185,7 @@ def test_cli_reference_is_the_parsers_help(site: Path) -> None:
     assert set(subcommands) == {"url", "doctor", "settings"}
     for name, sub in subcommands.items():
         assert f"usage: jupyter colab-bridge {name}" in text
+        assert _plain(sub.description) in text
         for action in sub._actions:
             if action.help:
                 assert _plain(action.help) in text, (name, action.help)
@@ -176,23 +210,19 @@ def test_protocol_page_keeps_the_section_numbers(site: Path) -> None:
 
 def test_a_setting_without_help_fails_the_build(caplog: pytest.LogCaptureFixture) -> None:
     """The docs extension's check, on a setting whose help text is empty."""
-    sys.path.insert(0, str(DOCS / "_ext"))
-    try:
-        import bridge_docs
-    finally:
-        sys.path.remove(str(DOCS / "_ext"))
+    bridge_docs = _bridge_docs()
     trait = SETTINGS["direct_mode"]
     saved = trait.help
     trait.help = ""
     try:
         with caplog.at_level(logging.WARNING):
-            bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
+            bridge_docs.check_settings_help(None)
     finally:
         trait.help = saved
     assert "ColabBridge.direct_mode has no help= text" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
+        bridge_docs.check_settings_help(None)
     assert "has no help" not in caplog.text
 
 
