@@ -70,8 +70,12 @@ def settings_markdown() -> str:
 
     parts: list[str] = []
     for name, trait in sorted(ColabBridge.class_own_traits(config=True).items()):
-        parts.append(f"### `ColabBridge.{name}`\n")
-        parts.append(f"Type: `{type(trait).__name__}`. Default: {_code(repr(trait.default()))}\n")
+        # the heading is the bare name, which fits "On this page" at laptop widths
+        parts.append(f"### `{name}`\n")
+        parts.append(
+            f"`c.ColabBridge.{name}`, type `{type(trait).__name__}`. "
+            f"Default: {_code(repr(trait.default()))}\n"
+        )
         parts.append(_help_markdown(" ".join((trait.help or "").split())) + "\n")
     return "\n".join(parts)
 
