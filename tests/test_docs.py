@@ -58,6 +58,10 @@ PAGES = [
     "explanation/performance",
     "contributing",
     "changelog",
+    "project/index",
+    "project/release",
+    "project/security-history",
+    "project/performance-history",
 ]
 CHARTS = ["measures.svg", "body-size.svg", "in-flight.svg", "browser.svg"]
 
@@ -230,10 +234,39 @@ def test_readme_links_resolve_and_reach_every_how_to() -> None:
     """The README is the landing page: its links into docs/ exist, every how-to one click away."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     targets = set(re.findall(r"\]\(((?:docs/|CHANGELOG|LICENSE)[^)#\s]*)", readme))
-    assert [t for t in sorted(targets) if not (ROOT / t).is_file()] == []
+    assert [
+        t for t in sorted(targets) if not (ROOT / t).is_file() and not (ROOT / t).is_dir()
+    ] == []
     how_tos = {f"docs/how-to/{p.name}" for p in (DOCS / "how-to").glob("*.md") if p.stem != "index"}
     assert how_tos and how_tos <= targets
-    assert len(readme.splitlines()) <= 250
+    assert len(readme.splitlines()) <= 120, "the README is a short landing page"
+
+
+def test_readme_starts_with_the_whole_set_up() -> None:
+    """Its first commands install from a clone and run the server, then run the tests."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    install, tests = blocks[0].strip(), blocks[1].strip()
+    assert "\n" not in install, "one command"
+    assert install.startswith("git clone ") and "pip install ." in install
+    assert install.endswith("&& jupyter server")
+    assert tests == "scripts/run-tests"
+    assert "scripts/run-tests --quick" in readme
+    assert "Where the README's sections went" not in readme
+    # not on PyPI yet: no instruction to install it from there, only what a release will do
+    assert "pip install jupyter_colab_bridge &&" not in readme
+
+
+def test_the_intro_is_written_once() -> None:
+    """The README holds the intro; the docs' landing page includes it, Get started does not."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    intro = readme.split("<!-- intro: docs/index.md includes this paragraph -->")[1]
+    intro = intro.split("<!-- end intro -->")[0]
+    first_words = " ".join(intro.split()[:8])
+    assert first_words.startswith("Use **Google Colab**")
+    for page in ("index.md", "get-started.md"):
+        assert first_words not in " ".join((DOCS / page).read_text(encoding="utf-8").split())
+    assert "{include} ../README.md" in (DOCS / "index.md").read_text(encoding="utf-8")
 
 
 def test_performance_tables_match_the_benchmark_results() -> None:
