@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,10 @@ PAGES = [
     "explanation/performance",
     "contributing",
     "changelog",
+    "project/index",
+    "project/release",
+    "project/security-history",
+    "project/performance-history",
 ]
 CHARTS = ["measures.svg", "body-size.svg", "in-flight.svg", "browser.svg"]
 
@@ -133,10 +138,42 @@ def test_index_links_every_page(site: Path) -> None:
     assert [p for p in PAGES[1:] if f"{p}.html" not in hrefs and not p.endswith("/index")] == []
 
 
+def _bridge_docs() -> Any:
+    """docs/_ext/bridge_docs.py, which writes and checks the generated references."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import bridge_docs
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return bridge_docs
+
+
+def test_generated_references_match_the_code() -> None:
+    """docs/reference/settings.md and cli.md are committed; the code's text is theirs."""
+    bridge_docs = _bridge_docs()
+    stale = [str(p.relative_to(ROOT)) for p in bridge_docs.stale_pages()]
+    assert stale == [], f"regenerate them: {bridge_docs.WRITE_COMMAND}"
+
+
+def test_a_stale_reference_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bridge_docs = _bridge_docs()
+    page = tmp_path / "settings.md"
+    text = bridge_docs.SETTINGS_PAGE.read_text(encoding="utf-8")
+    page.write_text(text.replace("### `direct_mode`", "### `old_name`"))
+    monkeypatch.setattr(
+        bridge_docs, "GENERATED", {page: ("settings", bridge_docs.settings_markdown)}
+    )
+    assert bridge_docs.stale_pages() == [page]
+    assert bridge_docs.write_pages() == [page]
+    assert page.read_text(encoding="utf-8") == text
+    with pytest.raises(ValueError, match="one pair of markers"):
+        bridge_docs.fill("no markers", "settings", "x")
+
+
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_settings_reference_lists_every_setting(site: Path, name: str) -> None:
     page = _read(site, "reference/settings")
-    assert f"jupyter_colab_bridge.app.ColabBridge.{name}" in page.ids
+    assert name in page.ids  # the heading's anchor, as on the repository host
     text = _plain("".join(page.text))
     trait = SETTINGS[name]
     assert _plain(trait.help) in text
@@ -152,6 +189,7 @@ def test_cli_reference_is_the_parsers_help(site: Path) -> None:
     assert set(subcommands) == {"url", "doctor", "settings"}
     for name, sub in subcommands.items():
         assert f"usage: jupyter colab-bridge {name}" in text
+        assert _plain(sub.description) in text
         for action in sub._actions:
             if action.help:
                 assert _plain(action.help) in text, (name, action.help)
@@ -176,23 +214,19 @@ def test_protocol_page_keeps_the_section_numbers(site: Path) -> None:
 
 def test_a_setting_without_help_fails_the_build(caplog: pytest.LogCaptureFixture) -> None:
     """The docs extension's check, on a setting whose help text is empty."""
-    sys.path.insert(0, str(DOCS / "_ext"))
-    try:
-        import bridge_docs
-    finally:
-        sys.path.remove(str(DOCS / "_ext"))
+    bridge_docs = _bridge_docs()
     trait = SETTINGS["direct_mode"]
     saved = trait.help
     trait.help = ""
     try:
         with caplog.at_level(logging.WARNING):
-            bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
+            bridge_docs.check_settings_help(None)
     finally:
         trait.help = saved
     assert "ColabBridge.direct_mode has no help= text" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        bridge_docs.check_settings_help(None)  # type: ignore[arg-type]
+        bridge_docs.check_settings_help(None)
     assert "has no help" not in caplog.text
 
 
@@ -200,10 +234,39 @@ def test_readme_links_resolve_and_reach_every_how_to() -> None:
     """The README is the landing page: its links into docs/ exist, every how-to one click away."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     targets = set(re.findall(r"\]\(((?:docs/|CHANGELOG|LICENSE)[^)#\s]*)", readme))
-    assert [t for t in sorted(targets) if not (ROOT / t).is_file()] == []
+    assert [
+        t for t in sorted(targets) if not (ROOT / t).is_file() and not (ROOT / t).is_dir()
+    ] == []
     how_tos = {f"docs/how-to/{p.name}" for p in (DOCS / "how-to").glob("*.md") if p.stem != "index"}
     assert how_tos and how_tos <= targets
-    assert len(readme.splitlines()) <= 250
+    assert len(readme.splitlines()) <= 120, "the README is a short landing page"
+
+
+def test_readme_starts_with_the_whole_set_up() -> None:
+    """Its first commands install from a clone and run the server, then run the tests."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    install, tests = blocks[0].strip(), blocks[1].strip()
+    assert "\n" not in install, "one command"
+    assert install.startswith("git clone ") and "pip install ." in install
+    assert install.endswith("&& jupyter server")
+    assert tests == "scripts/run-tests"
+    assert "scripts/run-tests --quick" in readme
+    assert "Where the README's sections went" not in readme
+    # not on PyPI yet: no instruction to install it from there, only what a release will do
+    assert "pip install jupyter_colab_bridge &&" not in readme
+
+
+def test_the_intro_is_written_once() -> None:
+    """The README holds the intro; the docs' landing page includes it, Get started does not."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    intro = readme.split("<!-- intro: docs/index.md includes this paragraph -->")[1]
+    intro = intro.split("<!-- end intro -->")[0]
+    first_words = " ".join(intro.split()[:8])
+    assert first_words.startswith("Use **Google Colab**")
+    for page in ("index.md", "get-started.md"):
+        assert first_words not in " ".join((DOCS / page).read_text(encoding="utf-8").split())
+    assert "{include} ../README.md" in (DOCS / "index.md").read_text(encoding="utf-8")
 
 
 def test_performance_tables_match_the_benchmark_results() -> None:
