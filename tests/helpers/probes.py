@@ -83,13 +83,27 @@ def echo_ws_class() -> Any:
     return _Echo
 
 
-async def until(predicate: Any, timeout: float = 15.0) -> bool:
-    """Poll ``predicate`` (no timing is asserted; the timeout only avoids a hang)."""
+async def until(predicate: Any, timeout: float = 15.0, every: float = 0.02) -> bool:
+    """Poll ``predicate`` until it holds; whether it did within ``timeout`` seconds.
+
+    The one wait of the suite for a state the server reaches on its own (a socket
+    closed, a task done): no timing is asserted, the timeout only avoids a hang.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
+    return bool(predicate())
+
+
+def until_sync(predicate: Any, timeout: float = 30.0, every: float = 0.1) -> bool:
+    """:func:`until` for code outside the event loop (a server in a subprocess)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
     return bool(predicate())
 
 
