@@ -42,17 +42,20 @@ def token() -> str:
     return SECRET
 
 
-async def test_stalled_download_is_bounded(srv: Any, open_bridge: Any, jp_root_dir: Any) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_stalled_download_is_bounded(
+    jp_base_url: str, bridge_app: Any, open_bridge: Any, jp_root_dir: Any
+) -> None:
     """From the adversarial tests (issue 3)."""
     size = 100 * 1024 * 1024
     with open(jp_root_dir / "huge.bin", "wb") as f:
         f.truncate(size)  # sparse: reads as zeros
     client = await open_bridge()
-    handler = server_handler_for(srv, client.ws)
+    handler = server_handler_for(bridge_app, client.ws)
     stream = handler.ws_connection.stream
     gc.collect()
     rss_before = rss_bytes()
-    mid = client.send("GET", f"{srv.base}files/huge.bin")
+    mid = client.send("GET", f"{jp_base_url}files/huge.bin")
     first = await client.read_frame()
     assert first["message_id"] == mid and first["status"] == 200
     # The page stops reading. Wait until the server stops producing.
@@ -86,33 +89,34 @@ async def test_stalled_download_is_bounded(srv: Any, open_bridge: Any, jp_root_d
     assert received == size
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_disconnect_mid_stream_cancels_and_frees(
-    srv: Any, open_bridge: Any, jp_root_dir: Any, server_log: Any
+    jp_base_url: str, bridge_app: Any, open_bridge: Any, jp_root_dir: Any, server_log: Any
 ) -> None:
     """From the adversarial tests (issue 3)."""
     with open(jp_root_dir / "big.bin", "wb") as f:
         f.truncate(50 * 1024 * 1024)
     client = await open_bridge()  # warm-up: first-use imports and caches
-    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
+    assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
     client.ws.close()
-    assert await until(lambda: not srv.bridge.open_connections)
+    assert await until(lambda: not bridge_app.open_connections)
     await asyncio.sleep(0.2)
     gc.collect()
     fds, tasks = fd_count(), len(asyncio.all_tasks())
     for _ in range(3):
         client = await open_bridge()
-        handler = server_handler_for(srv, client.ws)
-        client.send("GET", f"{srv.base}files/big.bin")
-        client.send("GET", f"{srv.base}adv-slow")
+        handler = server_handler_for(bridge_app, client.ws)
+        client.send("GET", f"{jp_base_url}files/big.bin")
+        client.send("GET", f"{jp_base_url}adv-slow")
         await client.read_frame()
         assert await until(lambda h=handler: len(h.tunnel.tasks) == 2)
         server_tasks = list(handler.tunnel.tasks)
         client.ws.close()
-        assert await until(lambda: not srv.bridge.open_connections)
+        assert await until(lambda: not bridge_app.open_connections)
         assert await until(lambda tasks=server_tasks: all(t.done() for t in tasks))
         # Aborted; the slow handler runs on, counted until it ends (max_abandoned_requests).
         assert all(c.closed for c in handler.tunnel.running)
-    assert await until(lambda: Slow.gone.count(f"{srv.base}adv-slow") == 3)
+    assert await until(lambda: Slow.gone.count(f"{jp_base_url}adv-slow") == 3)
     # tornado never cancels a handler whose client went away (nor does it for direct
     # requests); it is told through on_connection_close. Let the slow ones end.
     Slow.release.set()
@@ -125,23 +129,24 @@ async def test_disconnect_mid_stream_cancels_and_frees(
     )
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_kernel_output_flood_is_bounded(
-    srv: Any, sockets: list[Any], open_bridge: Any
+    url: Any, jp_base_url: str, bridge_app: Any, sockets: list[Any], open_bridge: Any
 ) -> None:
     """From the adversarial tests (issue 3)."""
     client = await open_bridge()
     body = {"path": "flood.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
     session = (
-        await client.request("POST", f"{srv.base}api/sessions", body=json.dumps(body))
+        await client.request("POST", f"{jp_base_url}api/sessions", body=json.dumps(body))
     ).json()
     path = f"http_over_websocket/proxied_ws/api/kernels/{session['kernel']['id']}/channels"
-    ws = await connect(srv.url(path), subprotocols=[KERNEL_SUBPROTOCOL])
+    ws = await connect(url(path), subprotocols=[KERNEL_SUBPROTOCOL])
     sockets.append(ws)
     kernel = KernelChannel(ws)
     await kernel.execute("1")
-    handler = server_handler_for(srv, ws)
+    handler = server_handler_for(bridge_app, ws)
     stream = handler.ws_connection.stream
-    srv.bridge.max_buffered_bytes = 4 * 2**20
+    bridge_app.max_buffered_bytes = 4 * 2**20
     # display_data is not limited by jupyter's iopub data rate limit: 2 MB per message
     kernel.send(
         "execute_request",
@@ -168,15 +173,20 @@ async def test_kernel_output_flood_is_bounded(
     assert peak < 4 * 2**20 + 3 * 2**20
     code, reason = await wait_closed(ws)
     assert code == 1008 and "not reading" in (reason or "")
-    assert (await client.request("DELETE", f"{srv.base}api/sessions/{session['id']}")).status == 204
+    assert (
+        await client.request("DELETE", f"{jp_base_url}api/sessions/{session['id']}")
+    ).status == 204
 
 
-async def test_relayed_socket_flood_is_bounded(srv: Any, sockets: list[Any]) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_relayed_socket_flood_is_bounded(
+    url: Any, bridge_app: Any, sockets: list[Any]
+) -> None:
     """From the adversarial tests (issue 3)."""
-    ws = await connect(srv.url(RELAY))
+    ws = await connect(url(RELAY))
     sockets.append(ws)
     await ws.read_message()
-    handler = server_handler_for(srv, ws)
+    handler = server_handler_for(bridge_app, ws)
     stream = handler.ws_connection.stream
     ws.write_message("flood 150")  # 150 MiB the page will not read for now
     last, stable = -1, 0

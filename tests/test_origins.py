@@ -81,8 +81,10 @@ BAD_ORIGIN_CASES = [
 @pytest.mark.parametrize(("way", "headers"), BAD_ORIGIN_CASES)
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("with_token", [True, False])
+@pytest.mark.usefixtures("probe_routes")
 async def test_bad_origins_refused_403_on_every_endpoint(
-    srv: Any,
+    url: Any,
+    jp_http_port: int,
     endpoint: str,
     with_token: bool,
     way: str,
@@ -95,16 +97,21 @@ async def test_bad_origins_refused_403_on_every_endpoint(
     """
     token = SECRET if with_token else None
     if way == "raw":
-        assert await raw_handshake_status(srv, endpoint, token, headers) == 403, headers
+        assert await raw_handshake_status(url, jp_http_port, endpoint, token, headers) == 403, (
+            headers
+        )
         assert (
-            await raw_handshake_status(srv, endpoint, SECRET, [("Origin", COLAB_ORIGIN)]) == 101
+            await raw_handshake_status(
+                url, jp_http_port, endpoint, SECRET, [("Origin", COLAB_ORIGIN)]
+            )
+            == 101
         ), "the raw probe works"
     else:
         kwargs: dict[str, Any] = (
             {"origin": headers[0][1]} if way == "origin" else {"headers": dict(headers)}
         )
         with pytest.raises(HTTPClientError) as e:
-            await connect(srv.url(endpoint, token=token), **kwargs)
+            await connect(url(endpoint, token=token), **kwargs)
         assert e.value.code == 403, headers
     refusals = [
         r for r in server_log.records if "refused a WebSocket from origin" in r.getMessage()
@@ -113,17 +120,20 @@ async def test_bad_origins_refused_403_on_every_endpoint(
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-async def test_no_origin_needs_credentials(srv: Any, sockets: list[Any], endpoint: str) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_no_origin_needs_credentials(
+    url: Any, jp_base_url: str, sockets: list[Any], endpoint: str
+) -> None:
     """From the adversarial tests (issue 3)."""
     with pytest.raises(HTTPClientError) as e:
-        await connect(srv.url(endpoint, token=None), origin=None)
+        await connect(url(endpoint, token=None), origin=None)
     assert e.value.code == 403
     ws = await connect(
-        srv.url(endpoint, token=None), origin=None, headers={"Authorization": f"token {SECRET}"}
+        url(endpoint, token=None), origin=None, headers={"Authorization": f"token {SECRET}"}
     )
     sockets.append(ws)
     if endpoint == MAIN:
-        assert (await BridgeClient(ws).request("GET", f"{srv.base}api/status")).status == 200
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
     elif endpoint == DIAGNOSE:
         ws.write_message("1")
         assert json.loads(await ws.read_message())["message_id"] == "1"
@@ -134,35 +144,37 @@ async def test_no_origin_needs_credentials(srv: Any, sockets: list[Any], endpoin
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-async def test_non_local_host_refused(srv: Any, endpoint: str) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_non_local_host_refused(url: Any, jp_http_port: int, endpoint: str) -> None:
     """From the adversarial tests (issue 3)."""
-    for host in ("evil.example", f"evil.example:{srv.port}", "rebind.attacker.test:80"):
+    for host in ("evil.example", f"evil.example:{jp_http_port}", "rebind.attacker.test:80"):
         with pytest.raises(HTTPClientError) as e:
-            await connect(srv.url(endpoint, auth_host=host), headers={"Host": host})
+            await connect(url(endpoint, auth_host=host), headers={"Host": host})
         assert e.value.code == 403
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_forged_local_host_reaches_nothing_there(
-    srv: Any, sockets: list[Any], listener: Listener
+    url: Any, jp_base_url: str, jp_http_port: int, sockets: list[Any], listener: Listener
 ) -> None:
     """From the adversarial tests (issue 3)."""
     forged = f"127.0.0.1:{listener.port}"
     # The auth URL matches the forged Host (as a rebinding page would make it): the token is
     # checked in-process and nothing is contacted.
-    ws = await connect(srv.url(MAIN, auth_host=forged), headers={"Host": forged})
+    ws = await connect(url(MAIN, auth_host=forged), headers={"Host": forged})
     sockets.append(ws)
     client = BridgeClient(ws)
-    echo = await client.request("GET", f"{srv.base}adv-headers")
+    echo = await client.request("GET", f"{jp_base_url}adv-headers")
     assert echo.status == 200
     hosts = [v for k, v in echo.json()["headers"] if k.lower() == "host"]
-    assert hosts == [f"127.0.0.1:{srv.port}"]
-    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
-    relay = await connect(srv.url(RELAY, auth_host=forged), headers={"Host": forged})
+    assert hosts == [f"127.0.0.1:{jp_http_port}"]
+    assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
+    relay = await connect(url(RELAY, auth_host=forged), headers={"Host": forged})
     sockets.append(relay)
-    assert json.loads(await relay.read_message())["host"] == f"127.0.0.1:{srv.port}"
+    assert json.loads(await relay.read_message())["host"] == f"127.0.0.1:{jp_http_port}"
     ws2 = await connect(
-        srv.url(MAIN, token=None), headers={"Host": forged, "Authorization": f"token {SECRET}"}
+        url(MAIN, token=None), headers={"Host": forged, "Authorization": f"token {SECRET}"}
     )
     sockets.append(ws2)
-    assert (await BridgeClient(ws2).request("GET", f"{srv.base}api/status")).status == 200
+    assert (await BridgeClient(ws2).request("GET", f"{jp_base_url}api/status")).status == 200
     assert listener.connections() == 0

@@ -51,12 +51,20 @@ def _forms(secret: str) -> list[str]:
     )
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_secrets_never_logged_replied_or_in_close_reasons(
-    srv: Any, sockets: list[Any], server_log: Any, jp_fetch: Any, jp_root_dir: Any
+    url: Any,
+    jp_base_url: str,
+    jp_http_port: int,
+    bridge_app: Any,
+    sockets: list[Any],
+    server_log: Any,
+    jp_fetch: Any,
+    jp_root_dir: Any,
 ) -> None:
     """From the adversarial tests (issue 3)."""
     seen: list[str] = []  # every frame text and close reason the page got
-    base = srv.base
+    base = jp_base_url
 
     async def session(ws: WebSocketClientConnection, requests: list[tuple[str, str]]) -> None:
         sockets.append(ws)
@@ -73,27 +81,25 @@ async def test_secrets_never_logged_replied_or_in_close_reasons(
         ("GET", f"{base}../x"),
         ("TRACE", f"{base}api/status"),
     ]
-    await session(await connect(srv.url(params={"min_version": "0.0.7"})), ok)
-    await session(await connect(srv.url(token=None, params={"token": SECRET})), ok)
-    await session(
-        await connect(srv.url(token=None), headers={"Authorization": f"token {SECRET}"}), ok
-    )
+    await session(await connect(url(params={"min_version": "0.0.7"})), ok)
+    await session(await connect(url(token=None, params={"token": SECRET})), ok)
+    await session(await connect(url(token=None), headers={"Authorization": f"token {SECRET}"}), ok)
     response = await jp_fetch("api", "status")
     cookies = response.headers.get_list("Set-Cookie")
     login = next(c for c in cookies if c.startswith("username-")).split(";", 1)[0]
     cookie_value = login.split("=", 1)[1]
-    srv.bridge.allow_cookie_auth = True  # the original's cookie flow
-    await session(await connect(srv.url(token=None), headers={"Cookie": login}), ok)
-    srv.bridge.allow_cookie_auth = False
+    bridge_app.allow_cookie_auth = True  # the original's cookie flow
+    await session(await connect(url(token=None), headers={"Cookie": login}), ok)
+    bridge_app.allow_cookie_auth = False
     # cross-domain auth URL with another credential: 500 replies
     await session(
         await connect(
-            srv.url(auth_host="evil.example:1"), headers={"Authorization": f"token {SECRET}"}
+            url(auth_host="evil.example:1"), headers={"Authorization": f"token {SECRET}"}
         ),
         ok,
     )
     # bad frames
-    ws = await connect(srv.url())
+    ws = await connect(url())
     sockets.append(ws)
     for frame in (
         "not json",
@@ -105,13 +111,13 @@ async def test_secrets_never_logged_replied_or_in_close_reasons(
         seen.append(await ws.read_message())
     # min_version close, on a socket that carries the token
     for version in ("9.9", "bad!"):
-        ws = await connect(srv.url(params={"min_version": version}))
+        ws = await connect(url(params={"min_version": version}))
         code, reason = await wait_closed(ws)
         assert code == 400
         seen.append(str(reason))
     # proxied_ws: relay, unknown kernel, unknown path
     for endpoint in (RELAY, KERNEL, "http_over_websocket/proxied_ws/api/none"):
-        ws = await connect(srv.url(endpoint), subprotocols=[KERNEL_SUBPROTOCOL])
+        ws = await connect(url(endpoint), subprotocols=[KERNEL_SUBPROTOCOL])
         sockets.append(ws)
         while (msg := await ws.read_message()) is not None:
             seen.append(str(msg))
@@ -119,14 +125,14 @@ async def test_secrets_never_logged_replied_or_in_close_reasons(
         seen.append(f"{ws.close_code} {ws.close_reason}")
     # failures: wrong tokens everywhere, cross-domain auth URLs without other credentials
     wrongs = [
-        dict(url=srv.url(token=WRONG)),
-        dict(url=srv.url(token=None, params={"token": WRONG})),
-        dict(url=srv.url(token=None), headers={"Authorization": f"token {WRONG}"}),
-        dict(url=srv.url(auth_host="evil.example")),
-        dict(url=srv.url(RELAY, token=WRONG)),
-        dict(url=srv.url(KERNEL, auth_host=f"127.0.0.1:{srv.port + 1}")),
-        dict(url=srv.url(MAIN), origin="https://evil.example"),
-        dict(url=srv.url(MAIN), headers={"Host": "evil.example"}),
+        dict(url=url(token=WRONG)),
+        dict(url=url(token=None, params={"token": WRONG})),
+        dict(url=url(token=None), headers={"Authorization": f"token {WRONG}"}),
+        dict(url=url(auth_host="evil.example")),
+        dict(url=url(RELAY, token=WRONG)),
+        dict(url=url(KERNEL, auth_host=f"127.0.0.1:{jp_http_port + 1}")),
+        dict(url=url(MAIN), origin="https://evil.example"),
+        dict(url=url(MAIN), headers={"Host": "evil.example"}),
     ]
     for case in wrongs:
         with pytest.raises(HTTPClientError) as e:

@@ -1,6 +1,6 @@
 """Probes for the tests: test-only routes, a counting listener, raw sockets, waits.
 
-The routes (``adv-*``) are added to a test's server by the ``srv`` fixture
+The routes (``adv-*``) are added to a test's server by the ``probe_routes`` fixture
 (tests/conftest.py); the rest reads the server from outside, as an attacker
 or a page would, or from ``/proc`` for the resource checks.
 """
@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import socket
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -107,6 +108,25 @@ def until_sync(predicate: Any, timeout: float = 30.0, every: float = 0.1) -> boo
     return bool(predicate())
 
 
+class Hold:
+    """Holds a worker thread (a slow disk, a slow GPU) until the test releases it.
+
+    ``entered`` is set once the work has started; ``released_in_time`` says
+    whether the release came before ``timeout``: a test that releases from
+    the event loop learns that the loop ran while the work was held.
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self.released_in_time: bool | None = None
+
+    def block(self) -> None:
+        self.entered.set()
+        self.released_in_time = self.released.wait(self.timeout)
+
+
 def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -117,21 +137,23 @@ def rss_bytes() -> int:
 
 
 async def raw_handshake_status(
-    srv: Any, endpoint: str, token: str | None, headers: list[tuple[str, str]]
+    url: Any, port: int, endpoint: str, token: str | None, headers: list[tuple[str, str]]
 ) -> int:
-    """Send a WebSocket handshake byte for byte (repeated headers stay separate lines)."""
-    url = srv.url(endpoint, token=token)
-    target = url.split(f"127.0.0.1:{srv.port}", 1)[1]
+    """Send a WebSocket handshake byte for byte (repeated headers stay separate lines).
+
+    ``url`` is the ``url`` fixture, ``port`` the server's (``jp_http_port``).
+    """
+    target = url(endpoint, token=token).split(f"127.0.0.1:{port}", 1)[1]
     lines = [
         f"GET {target} HTTP/1.1",
-        f"Host: 127.0.0.1:{srv.port}",
+        f"Host: 127.0.0.1:{port}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         "Sec-WebSocket-Version: 13",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
     ]
     lines += [f"{k}: {v}" for k, v in headers]
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         status_line = await asyncio.wait_for(reader.readline(), 30)
@@ -164,10 +186,10 @@ class Listener:
         self.sock.close()
 
 
-def server_handler_for(srv: Any, ws: WebSocketClientConnection) -> Any:
-    """The server-side handler of the client socket ``ws``."""
+def server_handler_for(bridge_app: Any, ws: WebSocketClientConnection) -> Any:
+    """The server-side handler of the client socket ``ws`` (``bridge_app``: the fixture)."""
     port = ws.protocol.stream.socket.getsockname()[1]
-    for handler in list(srv.bridge.open_connections):
+    for handler in list(bridge_app.open_connections):
         conn = handler.ws_connection
         if (
             conn is not None
