@@ -39,6 +39,7 @@ from tests.helpers.fake_nvml import (
     FakeNvml,
     two_gpus,
 )
+from tests.helpers.probes import Hold, until
 
 ALLOWED = COLAB_ORIGIN
 OTHER = "https://evil.example.com"
@@ -412,18 +413,21 @@ async def test_gpus_nvml_cannot_start(
 # -- cost: off the event loop, shared, reused --------------------------------------------
 
 
-async def assert_loop_free_while_pending(fetch: Any, token: str) -> None:
-    """A resources request that takes ~2 s leaves the server answering api/status at once."""
+async def assert_loop_free_while_pending(fetch: Any, token: str, hold: Hold) -> None:
+    """While a resources collection is held in its thread, the server answers api/status.
+
+    The collection is released only after that answer: had it run on the event
+    loop, neither would come (the hold would time out and the test fail).
+    """
     auth = {"Authorization": f"token {token}"}
     pending = asyncio.ensure_future(fetch("api/colab/resources", headers=auth))
-    await asyncio.sleep(0.3)  # the slow collection has started
-    started = time.monotonic()
+    assert await until(hold.entered.is_set), "the collection never started"
     status = await fetch("api/status", headers=auth)
-    took = time.monotonic() - started
     assert status.code == 200
-    assert took < 1.0, f"api/status took {took:.2f} s while resources were collected"
     assert not pending.done()
+    hold.released.set()
     response = await pending
+    assert hold.released_in_time, "the collection was not released while held"
     assert response.code == 200
     check_resources(parse(response))
 
@@ -433,13 +437,14 @@ async def test_slow_disk_does_not_block_the_server(
     fetch: Any, token: str, monkeypatch: pytest.MonkeyPatch, runtime_config: dict[str, Any]
 ) -> None:
     real = psutil.disk_usage
+    hold = Hold()
 
     def slow_disk_usage(path: str) -> Any:
-        time.sleep(2)
+        hold.block()
         return real(path)
 
     monkeypatch.setattr(psutil, "disk_usage", slow_disk_usage)
-    await assert_loop_free_while_pending(fetch, token)
+    await assert_loop_free_while_pending(fetch, token, hold)
 
 
 @pytest.mark.parametrize("runtime_config", [{"resources_max_age": 0}])
@@ -447,9 +452,9 @@ async def test_slow_gpu_does_not_block_the_server(
     fetch: Any, token: str, monkeypatch: pytest.MonkeyPatch, runtime_config: dict[str, Any]
 ) -> None:
     gpus = two_gpus()
-    gpus[1].delay = 2.0
+    gpus[1].hold = Hold()
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(gpus))
-    await assert_loop_free_while_pending(fetch, token)
+    await assert_loop_free_while_pending(fetch, token, gpus[1].hold)
 
 
 @pytest.mark.parametrize("runtime_config", [{"resources_max_age": 0}])
