@@ -12,7 +12,6 @@ import base64
 import gc
 import json
 import os
-import time
 from typing import Any
 
 import pytest
@@ -141,7 +140,9 @@ async def test_request_timeout_does_not_cut_a_streaming_reply(
     mid = client.send("GET", f"{jp_base_url}files/slowly.bin")
     first = await client.read_frame()
     assert first["status"] == 200
-    await asyncio.sleep(1.0)  # the page is slow: the timeout passes mid-stream
+    # The scenario, not a wait for the server: the page stops reading for three
+    # times request_timeout, so the timeout passes while the reply streams.
+    await asyncio.sleep(3 * bridge_app.request_timeout)
     received, frame = len(base64.b64decode(first["data"])), first
     while not frame["done"]:
         frame = await asyncio.wait_for(client.read_frame(), 30)
@@ -181,7 +182,10 @@ async def test_500_requests_on_one_socket(jp_base_url: str, open_bridge: Any) ->
 async def test_100_sockets_server_keeps_answering(
     url: Any, jp_base_url: str, bridge_app: Any, jp_fetch: Any, jp_root_dir: Any
 ) -> None:
-    """From the adversarial tests (issue 3)."""
+    """From the adversarial tests (issue 3).
+
+    Another client is answered while 100 sockets download a file each.
+    """
     (jp_root_dir / "mid.bin").write_bytes(os.urandom(1024 * 1024))
     await jp_fetch("api", "status")
     gc.collect()
@@ -191,11 +195,10 @@ async def test_100_sockets_server_keeps_answering(
     bridges = [BridgeClient(ws) for ws in clients]
     for b in bridges:
         b.send("GET", f"{jp_base_url}files/mid.bin", message_id="dl")
-    started = time.monotonic()
-    status = await asyncio.wait_for(jp_fetch("api", "status"), 5)
-    elapsed = time.monotonic() - started
-    print(f"\n[100 sockets] GET api/status answered in {elapsed * 1000:.0f} ms")
-    assert status.code == 200 and elapsed < 1.0
+    # Answered while the downloads are asked for; how fast is a benchmark figure
+    # (benchmarks/large_frames.py --sockets 100), not asserted here.
+    status = await jp_fetch("api", "status")
+    assert status.code == 200
     done = await asyncio.gather(*(b.wait("dl") for b in bridges[:10]))
     assert all(r.status == 200 and len(r.body) == 1024 * 1024 for (r,) in done)
     for ws in clients:
