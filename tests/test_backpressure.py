@@ -32,6 +32,7 @@ from tests.helpers.probes import (
     fd_count,
     rss_bytes,
     server_handler_for,
+    settled,
     until,
 )
 
@@ -59,13 +60,7 @@ async def test_stalled_download_is_bounded(
     first = await client.read_frame()
     assert first["message_id"] == mid and first["status"] == 200
     # The page stops reading. Wait until the server stops producing.
-    last = -1
-    stable = 0
-    while stable < 10:
-        await asyncio.sleep(0.1)
-        now = stream._total_write_index
-        stable = stable + 1 if now == last else 0
-        last = now
+    await settled(lambda: stream._total_write_index)
     buffered = len(stream._write_buffer)
     produced = stream._total_write_index
     rss_growth = rss_bytes() - rss_before
@@ -100,7 +95,6 @@ async def test_disconnect_mid_stream_cancels_and_frees(
     assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
     client.ws.close()
     assert await until(lambda: not bridge_app.open_connections)
-    await asyncio.sleep(0.2)
     gc.collect()
     fds, tasks = fd_count(), len(asyncio.all_tasks())
     for _ in range(3):
@@ -189,12 +183,7 @@ async def test_relayed_socket_flood_is_bounded(
     handler = server_handler_for(bridge_app, ws)
     stream = handler.ws_connection.stream
     ws.write_message("flood 150")  # 150 MiB the page will not read for now
-    last, stable = -1, 0
-    while stable < 10:
-        await asyncio.sleep(0.1)
-        now = stream._total_write_index
-        stable = stable + 1 if now == last else 0
-        last = now
+    last = await settled(lambda: stream._total_write_index)
     print(
         f"\n[relay flood] bridge wrote {last / 2**20:.1f} MiB to the page's socket, "
         f"{len(stream._write_buffer) / 2**20:.2f} MiB in its buffer"

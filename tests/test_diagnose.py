@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from tests.helpers.cases import (
 from tests.helpers.probes import (
     RawSocket,
     rss,
+    until_sync,
 )
 from tests.helpers.servers import running
 
@@ -106,7 +106,7 @@ def test_non_reading_diagnose_client_cannot_grow_the_server(diagnose_server: Any
     path = f"{server.base_url}{DIAGNOSE}"
     warm = RawSocket(server.port, path)  # first-use imports and caches
     warm.send_text(b"warm-up")
-    time.sleep(0.5)
+    assert warm.received(), "the warm-up frame was answered"
     warm.close()
     before = rss(server.proc.pid)
     raw = RawSocket(server.port, path)
@@ -115,7 +115,7 @@ def test_non_reading_diagnose_client_cannot_grow_the_server(diagnose_server: Any
         if not raw.send_text(b"\x01" * (8 * 2**20)):
             break
         sent += 1
-    time.sleep(1.0)
+    assert raw.wait_closed(), "the server closed the socket (1009) and let it go"
     growth = rss(server.proc.pid) - before
     raw.close()
     print(
@@ -142,10 +142,7 @@ def test_non_reading_diagnose_client_is_closed(diagnose_server: Any) -> None:
             break
         sent += 1
     # tornado drops the TCP connection once its close handshake times out (5 s).
-    deadline = time.monotonic() + 30
-    while not closed and time.monotonic() < deadline:
-        time.sleep(0.5)
-        closed = not raw.send_text(b"still there?")
+    closed = closed or until_sync(lambda: not raw.send_text(b"still there?"), every=0.5)
     growth = rss(server.proc.pid) - before
     raw.close()
     print(

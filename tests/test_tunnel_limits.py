@@ -16,6 +16,7 @@ from tornado import web
 
 from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame
 from tests.helpers.bridge_client import BridgeClient, connect, handshake_status
+from tests.helpers.probes import server_handler_for, until
 
 IN_FLIGHT = 4
 ABANDONED = 4
@@ -85,7 +86,7 @@ async def test_timed_out_requests_keep_their_place(url: Any, slow: str, server_l
 
 
 async def test_closed_sockets_cannot_multiply_the_work(
-    url: Any, slow: str, jp_base_url: str
+    url: Any, slow: str, jp_base_url: str, bridge_app: Any
 ) -> None:
     refused = 0
     for _ in range(3):
@@ -95,7 +96,7 @@ async def test_closed_sockets_cannot_multiply_the_work(
         got = await statuses(client, ids)
         refused += got.count(503)
         ws.close()
-        await asyncio.sleep(0.2)  # the server notices the close
+        assert await until(lambda: not bridge_app.open_connections)  # the server saw it
     assert SlowHandler.peak <= IN_FLIGHT + ABANDONED
     assert refused > 0
     # Other requests are still served while the budget is spent.
@@ -103,10 +104,7 @@ async def test_closed_sockets_cannot_multiply_the_work(
     reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
     assert reply.status in (200, 503)
     SlowHandler.release.set()  # type: ignore[union-attr]
-    for _ in range(100):
-        if SlowHandler.running == 0:
-            break
-        await asyncio.sleep(0.05)
+    assert await until(lambda: SlowHandler.running == 0)
     assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
     ws.close()
 
@@ -114,19 +112,22 @@ async def test_closed_sockets_cannot_multiply_the_work(
 # -- 2. a page that closes mid-download costs at most one log line --------------------
 @pytest.mark.parametrize("bridge_config", [{}])
 async def test_page_closing_mid_download_logs_one_line(
-    url: Any, jp_base_url: str, jp_root_dir: Any, server_log: Any
+    url: Any, jp_base_url: str, jp_root_dir: Any, server_log: Any, bridge_app: Any
 ) -> None:
     (jp_root_dir / "big.bin").write_bytes(b"\x01" * (20 * 1024 * 1024))
     ws = await connect(url())
     client = BridgeClient(ws)
     client.send("GET", f"{jp_base_url}api/contents/big.bin?content=1&format=base64")
     await client.read_frame()  # the reply has started; stop reading
-    await asyncio.sleep(0.3)
+    handler = server_handler_for(bridge_app, ws)
+    tasks = list(handler.tunnel.tasks)
+    assert tasks, "the download runs on"
     before = len(server_log.records)
     ws.close()
-    await asyncio.sleep(1.0)
+    # The server has seen the close and ended the download; then what gc finds.
+    assert await until(lambda: not bridge_app.open_connections)
+    assert await until(lambda: all(t.done() for t in tasks))
     gc.collect()
-    await asyncio.sleep(0.1)
     noisy = [
         r
         for r in server_log.records[before:]

@@ -98,6 +98,22 @@ async def until(predicate: Any, timeout: float = 15.0, every: float = 0.02) -> b
     return bool(predicate())
 
 
+async def settled(read: Any, samples: int = 10, every: float = 0.1, timeout: float = 60.0) -> int:
+    """Poll ``read()`` until it gives the same value ``samples`` times in a row; that value.
+
+    For a producer that stops on its own (a server that stops writing to a
+    page that does not read); no timing is asserted.
+    """
+    history: list[int] = []
+
+    def still() -> bool:
+        history.append(read())
+        return len(history) >= samples and len(set(history[-samples:])) == 1
+
+    assert await until(still, timeout, every), f"never settled: {history[-samples:]}"
+    return history[-1]
+
+
 def until_sync(predicate: Any, timeout: float = 30.0, every: float = 0.1) -> bool:
     """:func:`until` for code outside the event loop (a server in a subprocess)."""
     deadline = time.monotonic() + timeout
@@ -234,6 +250,24 @@ class RawSocket:
         try:
             self.sock.sendall(header + mask + masked)
         except OSError:  # reset or broken pipe: the server closed it
+            return False
+        return True
+
+    def received(self) -> bytes:
+        """The next bytes the server sent (b"" once it has closed the connection)."""
+        try:
+            return self.sock.recv(1 << 16)
+        except ConnectionResetError:
+            return b""
+
+    def wait_closed(self) -> bool:
+        """Read until the server drops the connection; whether it did (30 s at most)."""
+        try:
+            while self.sock.recv(1 << 16):
+                pass
+        except ConnectionResetError:
+            pass
+        except socket.timeout:  # TimeoutError from Python 3.10
             return False
         return True
 
