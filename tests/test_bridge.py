@@ -153,29 +153,31 @@ async def test_fifty_requests_in_flight(
 
 
 class SlowHandler(JupyterHandler):
-    """A test-only endpoint that answers after a delay."""
+    """A test-only endpoint that answers once the test releases it."""
+
+    release: asyncio.Event
 
     @web.authenticated
     async def get(self) -> None:
-        await asyncio.sleep(float(self.get_argument("delay", "1")))
+        await asyncio.wait_for(SlowHandler.release.wait(), 30)
         self.finish("slow done")
 
 
 async def test_requests_run_concurrently(
     open_bridge: Any, jp_serverapp: Any, jp_base_url: str
 ) -> None:
+    """The slow request is released only once the quick one, sent after it, is answered."""
+    SlowHandler.release = asyncio.Event()
     jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}test-slow", SlowHandler)])
     bridge = await open_bridge(params=COLAB_PARAMS)
-    slow = bridge.send("GET", f"{jp_base_url}test-slow?delay=2")
+    slow = bridge.send("GET", f"{jp_base_url}test-slow")
     quick = bridge.send("GET", f"{jp_base_url}api/status")
-    order = []
-    while len(order) < 2:
-        frame = await bridge.read_frame()
-        bridge._absorb(frame)
-        if frame.get("done"):
-            order.append(frame["message_id"])
-    assert order == [quick, slow], "a slow request must not hold up the others"
-    assert bridge.replies[slow].body == b"slow done"
+    (reply,) = await asyncio.wait_for(bridge.wait(quick), 30)
+    assert reply.status == 200, "a slow request must not hold up the others"
+    assert slow not in bridge.done
+    SlowHandler.release.set()
+    (slow_reply,) = await bridge.wait(slow)
+    assert slow_reply.body == b"slow done"
 
 
 # -- bad frames --------------------------------------------------------------------
