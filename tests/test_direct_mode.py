@@ -16,14 +16,15 @@ import socket
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
 from jupyter_colab_bridge.server.direct_mode import COOKIE_REFUSED
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
     BridgeClient,
     KernelChannel,
-    connect,
+    connected,
+    handshake_status,
     login_cookies,
     start_kernel,
     ws_url,
@@ -266,15 +267,14 @@ async def test_tunnelled_requests_are_unchanged(
     jp_serverapp: Any, http_server: Any, token: str
 ) -> None:
     """The bridge's in-process requests carry no Origin: the transform adds nothing."""
-    ws = await connect(
+    async with connected(
         ws_url(jp_serverapp.port, jp_serverapp.base_url, token=token), origin=ALLOWED
-    )
-    client = BridgeClient(ws)
-    reply = await client.request("GET", f"{jp_serverapp.base_url}api/contents/none.txt")
-    assert reply.status == 404
-    assert "Access-Control-Allow-Credentials" not in reply.headers
-    assert reply.headers.get("Access-Control-Allow-Origin", "") == ""
-    ws.close()
+    ) as ws:
+        client = BridgeClient(ws)
+        reply = await client.request("GET", f"{jp_serverapp.base_url}api/contents/none.txt")
+        assert reply.status == 404
+        assert "Access-Control-Allow-Credentials" not in reply.headers
+        assert reply.headers.get("Access-Control-Allow-Origin", "") == ""
 
 
 # -- WebSockets ----------------------------------------------------------------
@@ -284,7 +284,7 @@ async def test_kernel_ws_allowed_origin_with_token(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    ws = await connect(
+    async with connected(
         ws_url(
             jp_http_port,
             jp_base_url,
@@ -292,20 +292,21 @@ async def test_kernel_ws_allowed_origin_with_token(
         ),
         origin=None,
         headers={"Origin": ALLOWED},
-    )
-    await KernelChannel(ws).ready()
-    ws.close()
+    ) as ws:
+        await KernelChannel(ws).ready()
 
 
 async def test_events_ws_allowed_origin_with_token(
     http_server: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
-    ws = await connect(
-        ws_url(jp_http_port, jp_base_url, f"api/events/subscribe?token={token}"),
-        origin=None,
-        headers={"Origin": ALLOWED},
+    assert (
+        await handshake_status(
+            ws_url(jp_http_port, jp_base_url, f"api/events/subscribe?token={token}"),
+            origin=None,
+            headers={"Origin": ALLOWED},
+        )
+        == 101
     )
-    ws.close()
 
 
 @pytest.mark.parametrize("direct_mode", [True, False])
@@ -317,60 +318,54 @@ async def test_kernel_ws_origins(
     cookie = await login_cookies(fetch, token)
     # The login cookie is good: the server's own page may use it.
     own = f"http://127.0.0.1:{jp_http_port}"
-    (
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path),
-            origin=None,
-            headers={"Origin": own, "Cookie": cookie},
-        )
-    ).close()
+    opened = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path),
+        origin=None,
+        headers={"Origin": own, "Cookie": cookie},
+    )
+    assert opened == 101
     # From another origin jupyter_server's origin check refuses it, bridge or not.
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path),
-            origin=None,
-            headers={"Origin": OTHER, "Cookie": cookie},
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path),
+        origin=None,
+        headers={"Origin": OTHER, "Cookie": cookie},
+    )
+    assert status == 403
     # An allowlisted origin's page must send the token: its cookie alone is
     # refused, in direct mode by the bridge (docs/protocol.md section 4), without
     # it by jupyter_server's origin check.
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path),
-            origin=None,
-            headers={"Origin": ALLOWED, "Cookie": cookie},
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path),
+        origin=None,
+        headers={"Origin": ALLOWED, "Cookie": cookie},
+    )
+    assert status == 403
     # No credentials: refused, allowlisted or not.
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path), origin=None, headers={"Origin": ALLOWED}
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path), origin=None, headers={"Origin": ALLOWED}
+    )
+    assert status == 403
     # Token-authenticated: jupyter_server skips its origin check (knowing the
     # token is the credential); direct mode changes nothing there.
     for origin in (ALLOWED, OTHER):
-        (
-            await connect(
-                ws_url(jp_http_port, jp_base_url, f"{path}&token={token}"),
-                origin=None,
-                headers={"Origin": origin},
-            )
-        ).close()
+        opened = await handshake_status(
+            ws_url(jp_http_port, jp_base_url, f"{path}&token={token}"),
+            origin=None,
+            headers={"Origin": origin},
+        )
+        assert opened == 101
 
 
 async def test_kernel_ws_wrong_token_refused(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, f"api/kernels/{kernel_id}/channels?token=wrong"),
-            origin=None,
-            headers={"Origin": ALLOWED},
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, f"api/kernels/{kernel_id}/channels?token=wrong"),
+        origin=None,
+        headers={"Origin": ALLOWED},
+    )
+    assert status == 403
 
 
 async def test_cookie_mutation_still_needs_xsrf(fetch: Any, token: str) -> None:
@@ -408,7 +403,7 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
     kernel_id = await start_kernel(jp_fetch)
     for origin in (ALLOWED, None):
         headers = {"Origin": origin} if origin else {}
-        ws = await connect(
+        async with connected(
             ws_url(
                 jp_http_port,
                 jp_base_url,
@@ -416,11 +411,10 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
             ),
             origin=None,
             headers=headers,
-        )
-        await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
-        sock = server_side_socket(ws)
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
-        ws.close()
+        ) as ws:
+            await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
+            sock = server_side_socket(ws)
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
 
 
 # -- what a page may read: API and files only, no cookies, Vary: Origin ---------------

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
-from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.protocol.frames import FrameError, parse_request_frame
 from tests.helpers.bridge_client import (
@@ -33,6 +32,7 @@ from tests.helpers.bridge_client import (
     BridgeClient,
     KernelChannel,
     connect,
+    connected,
     handshake_status,
     wait_closed,
 )
@@ -110,16 +110,15 @@ async def statuses(client: BridgeClient, ids: list[Any]) -> list[int | None]:
 
 # -- 3. in-flight limits hold until the handler finishes ----------------------------
 async def test_timed_out_requests_keep_their_place(url: Any, slow: str, server_log: Any) -> None:
-    ws = await connect(url())
-    client = BridgeClient(ws)
-    first = [client.send("GET", slow) for _ in range(IN_FLIGHT)]
-    assert await statuses(client, first) == [504] * IN_FLIGHT
-    assert SlowHandler.running == IN_FLIGHT  # they run on
-    again = [client.send("GET", slow) for _ in range(IN_FLIGHT)]
-    assert await statuses(client, again) == [503] * IN_FLIGHT
-    assert SlowHandler.peak == IN_FLIGHT
-    assert "max_requests_in_flight" in client.replies[again[0]].status_text
-    ws.close()
+    async with connected(url()) as ws:
+        client = BridgeClient(ws)
+        first = [client.send("GET", slow) for _ in range(IN_FLIGHT)]
+        assert await statuses(client, first) == [504] * IN_FLIGHT
+        assert SlowHandler.running == IN_FLIGHT  # they run on
+        again = [client.send("GET", slow) for _ in range(IN_FLIGHT)]
+        assert await statuses(client, again) == [503] * IN_FLIGHT
+        assert SlowHandler.peak == IN_FLIGHT
+        assert "max_requests_in_flight" in client.replies[again[0]].status_text
 
 
 async def test_closed_sockets_cannot_multiply_the_work(
@@ -127,23 +126,21 @@ async def test_closed_sockets_cannot_multiply_the_work(
 ) -> None:
     refused = 0
     for _ in range(3):
-        ws = await connect(url())
-        client = BridgeClient(ws)
-        ids = [client.send("GET", slow) for _ in range(IN_FLIGHT)]
-        got = await statuses(client, ids)
-        refused += got.count(503)
-        ws.close()
+        async with connected(url()) as ws:
+            client = BridgeClient(ws)
+            ids = [client.send("GET", slow) for _ in range(IN_FLIGHT)]
+            got = await statuses(client, ids)
+            refused += got.count(503)
         assert await until(lambda: not bridge_app.open_connections)  # the server saw it
     assert SlowHandler.peak <= IN_FLIGHT + ABANDONED
     assert refused > 0
     # Other requests are still served while the budget is spent.
-    ws = await connect(url())
-    reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
-    assert reply.status in (200, 503)
-    SlowHandler.release.set()  # type: ignore[union-attr]
-    assert await until(lambda: SlowHandler.running == 0)
-    assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
-    ws.close()
+    async with connected(url()) as ws:
+        reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+        assert reply.status in (200, 503)
+        SlowHandler.release.set()  # type: ignore[union-attr]
+        assert await until(lambda: SlowHandler.running == 0)
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
 
 
 # -- 2. a page that closes mid-download costs at most one log line --------------------
@@ -152,15 +149,14 @@ async def test_page_closing_mid_download_logs_one_line(
     url: Any, jp_base_url: str, jp_root_dir: Any, server_log: Any, bridge_app: Any
 ) -> None:
     (jp_root_dir / "big.bin").write_bytes(b"\x01" * (20 * 1024 * 1024))
-    ws = await connect(url())
-    client = BridgeClient(ws)
-    client.send("GET", f"{jp_base_url}api/contents/big.bin?content=1&format=base64")
-    await client.read_frame()  # the reply has started; stop reading
-    handler = server_handler_for(bridge_app, ws)
-    tasks = list(handler.tunnel.tasks)
-    assert tasks, "the download runs on"
-    before = len(server_log.records)
-    ws.close()
+    async with connected(url()) as ws:
+        client = BridgeClient(ws)
+        client.send("GET", f"{jp_base_url}api/contents/big.bin?content=1&format=base64")
+        await client.read_frame()  # the reply has started; stop reading
+        handler = server_handler_for(bridge_app, ws)
+        tasks = list(handler.tunnel.tasks)
+        assert tasks, "the download runs on"
+        before = len(server_log.records)
     # The server has seen the close and ended the download; then what gc finds.
     assert await until(lambda: not bridge_app.open_connections)
     assert await until(lambda: all(t.done() for t in tasks))
@@ -171,9 +167,8 @@ async def test_page_closing_mid_download_logs_one_line(
         if r.levelno >= logging.WARNING or r.exc_info is not None
     ]
     assert len(noisy) <= 1, "\n".join(r.getMessage() for r in noisy[:5])
-    ws = await connect(url())
-    assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
-    ws.close()
+    async with connected(url()) as ws:
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
 
 
 # -- 5. strict JSON both ways -------------------------------------------------------
@@ -189,16 +184,15 @@ def test_non_finite_message_id_is_refused(raw: str) -> None:
 
 @pytest.mark.parametrize("raw", ["NaN", "1e400"])
 async def test_non_finite_message_id_live(url: Any, jp_base_url: str, raw: str) -> None:
-    ws = await connect(url())
-    await ws.write_message(
-        f'{{"message_id": {raw}, "method": "GET", "path": "{jp_base_url}api/status"}}'
-    )
-    message = await ws.read_message()
-    assert isinstance(message, str)
-    assert strict_loads(message)["status"] == 400
-    reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
-    assert reply.status == 200
-    ws.close()
+    async with connected(url()) as ws:
+        await ws.write_message(
+            f'{{"message_id": {raw}, "method": "GET", "path": "{jp_base_url}api/status"}}'
+        )
+        message = await ws.read_message()
+        assert isinstance(message, str)
+        assert strict_loads(message)["status"] == 400
+        reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+        assert reply.status == 200
 
 
 def test_finite_numeric_ids_still_echo() -> None:
@@ -215,10 +209,9 @@ async def test_conflicting_credentials_refused_at_handshake(
     assert await handshake_status(both, headers={"Authorization": "token wrong"}) == 403
     assert "conflicting credentials" in server_log.text()
     # The same token twice is one credential.
-    ws = await connect(both, headers={"Authorization": f"token {token}"})
-    reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
-    assert reply.status == 200
-    ws.close()
+    async with connected(both, headers={"Authorization": f"token {token}"}) as ws:
+        reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+        assert reply.status == 200
 
 
 async def test_auth_url_token_and_other_query_token_refused(
@@ -226,9 +219,8 @@ async def test_auth_url_token_and_other_query_token_refused(
 ) -> None:
     """The auth URL's token becomes the socket's Authorization: a different ?token= conflicts."""
     assert await handshake_status(url(params={"token": "other"})) == 403
-    ws = await connect(url(params={"token": token}))
-    assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
-    ws.close()
+    async with connected(url(params={"token": token})) as ws:
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
 
 
 @pytest.mark.parametrize("value", [0, -1])
@@ -242,10 +234,9 @@ def test_max_abandoned_requests_below_one_is_refused(value: int) -> None:
 
 
 async def test_query_token_alone_is_forwarded(url: Any, jp_base_url: str, token: str) -> None:
-    ws = await connect(url(token=None, params={"token": token}))
-    reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
-    assert reply.status == 200
-    ws.close()
+    async with connected(url(token=None, params={"token": token})) as ws:
+        reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+        assert reply.status == 200
 
 
 def test_body_base64_survives_the_strict_parser() -> None:
@@ -315,14 +306,12 @@ async def test_max_connections_503_at_handshake(
     a = await open_bridge()
     await open_bridge(endpoint=RELAY)
     for endpoint in (MAIN, RELAY, KERNEL):
-        with pytest.raises(HTTPClientError) as e:
-            await connect(url(endpoint))
-        assert e.value.code == 503
+        status = await handshake_status(url(endpoint))
+        assert status == 503
     # diagnose has a limit of its own, apart from the user's sockets
     await open_bridge(endpoint=DIAGNOSE)
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(DIAGNOSE))
-    assert e.value.code == 503
+    status = await handshake_status(url(DIAGNOSE))
+    assert status == 503
     a.ws.close()
     assert await until(lambda: len(bridge_app.open_connections) == 1)
     c = await open_bridge()
@@ -400,7 +389,12 @@ async def test_500_requests_on_one_socket(jp_base_url: str, open_bridge: Any) ->
 
 @pytest.mark.usefixtures("probe_routes")
 async def test_100_sockets_server_keeps_answering(
-    url: Any, jp_base_url: str, bridge_app: Any, jp_fetch: Any, jp_root_dir: Any
+    url: Any,
+    jp_base_url: str,
+    bridge_app: Any,
+    jp_fetch: Any,
+    jp_root_dir: Any,
+    sockets: list[Any],
 ) -> None:
     """From the adversarial tests (issue 3).
 
@@ -411,6 +405,7 @@ async def test_100_sockets_server_keeps_answering(
     gc.collect()
     fds = fd_count()
     clients = await asyncio.gather(*(connect(url()) for _ in range(100)))
+    sockets.extend(clients)
     assert len(bridge_app.open_connections) == 100
     bridges = [BridgeClient(ws) for ws in clients]
     for b in bridges:

@@ -27,8 +27,6 @@ from tornado.httpclient import HTTPResponse
 
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
-    BridgeClient,
-    connect,
     open_kernel_channel,
     start_kernel,
 )
@@ -235,8 +233,8 @@ async def test_cors_for_colabs_page(fetch: Any, token: str, path: str) -> None:
     assert other.headers.get("Access-Control-Allow-Origin") in (None, OTHER)
 
 
-async def test_through_the_tunnel(url: Any, jp_base_url: str, get: Any) -> None:
-    client = BridgeClient(await connect(url(params={"min_version": "0.0.7"})))
+async def test_through_the_tunnel(open_bridge: Any, jp_base_url: str, get: Any) -> None:
+    client = await open_bridge(params={"min_version": "0.0.7"})
     for path in PATHS:
         reply = await client.request("GET", f"{jp_base_url}{path}")
         assert reply.status == 200
@@ -249,7 +247,6 @@ async def test_through_the_tunnel(url: Any, jp_base_url: str, get: Any) -> None:
             assert model["memory"]["totalBytes"] == direct["memory"]["totalBytes"]
         else:
             assert model == direct
-    client.ws.close()
 
 
 @pytest.mark.parametrize("runtime_config", [{"runtime_api": False}])
@@ -314,11 +311,18 @@ def kernel_pid(jp_serverapp: Any, kernel_id: str) -> int:
 
 
 async def test_kernel_memory_grows_with_its_data(
-    jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str, get: Any
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    token: str,
+    get: Any,
+    sockets: list[Any],
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     assert await wait_memory(get, kernel_id, lambda used: used > 10 * MiB)
     channel = await open_kernel_channel(jp_http_port, jp_base_url, kernel_id, token)
+    sockets.append(channel.ws)
     own = psutil.Process(kernel_pid(jp_serverapp, kernel_id)).memory_info().rss
     before = await wait_memory(get, kernel_id, lambda used: abs(used - own) < 64 * MiB)
     await run(channel, "x = b'x' * (300 * 2**20)")
@@ -326,14 +330,20 @@ async def test_kernel_memory_grows_with_its_data(
     assert grown < before + 450 * MiB
     await run(channel, "del x")
     await wait_memory(get, kernel_id, lambda used: used < before + 100 * MiB)
-    channel.ws.close()
 
 
 async def test_kernel_memory_includes_its_child_processes(
-    jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str, get: Any
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    token: str,
+    get: Any,
+    sockets: list[Any],
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     channel = await open_kernel_channel(jp_http_port, jp_base_url, kernel_id, token)
+    sockets.append(channel.ws)
     pid = kernel_pid(jp_serverapp, kernel_id)
     before = await wait_memory(get, kernel_id, lambda used: used > 10 * MiB)
     holder = "import time; x = b'x' * (200 * 2**20); print('ready', flush=True); time.sleep(600)"
@@ -354,7 +364,6 @@ async def test_kernel_memory_includes_its_child_processes(
     finally:
         await run(channel, "child.kill(); child.wait(); child.stdout.close()")
     await wait_memory(get, kernel_id, lambda used: used < before + 100 * MiB)
-    channel.ws.close()
 
 
 async def test_kernel_left_out_once_shut_down(jp_fetch: Any, get: Any) -> None:

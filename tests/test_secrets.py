@@ -113,6 +113,7 @@ async def test_secrets_never_logged_replied_or_in_close_reasons(
     # min_version close, on a socket that carries the token
     for version in ("9.9", "bad!"):
         ws = await connect(url(params={"min_version": version}))
+        sockets.append(ws)
         code, reason = await wait_closed(ws)
         assert code == 400
         seen.append(str(reason))

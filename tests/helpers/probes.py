@@ -217,7 +217,10 @@ def server_handler_for(bridge_app: Any, ws: WebSocketClientConnection) -> Any:
 
 
 class RawSocket:
-    """A WebSocket client on a bare socket that sends frames and never reads."""
+    """A WebSocket client on a bare socket that sends frames and never reads.
+
+    Use it as ``with RawSocket(...) as raw:`` (closed when the block ends).
+    """
 
     def __init__(self, port: int, path: str, origin: str = COLAB_ORIGIN) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -273,6 +276,12 @@ class RawSocket:
 
     def close(self) -> None:
         self.sock.close()
+
+    def __enter__(self) -> RawSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def rss(pid: int) -> int:
