@@ -293,17 +293,18 @@ async def kernel_memory(get: Any, kernel_id: str) -> int | None:
 
 
 async def wait_memory(
-    get: Any, kernel_id: str, until: Callable[[int], bool], timeout: float = 60.0
+    get: Any, kernel_id: str, condition: Callable[[int], bool], timeout: float = 60.0
 ) -> int:
-    """Poll until the kernel's figure satisfies ``until``; the figure."""
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = await kernel_memory(get, kernel_id)
-        if seen is not None and until(seen):
-            return seen
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"kernel memory never met the condition; last seen {seen}")
+    """Poll until the kernel's figure satisfies ``condition``; the figure."""
+    seen: list[int | None] = [None]
+
+    async def met() -> bool:
+        seen[0] = await kernel_memory(get, kernel_id)
+        return seen[0] is not None and condition(seen[0])
+
+    assert await until(met, timeout, every=0.25), f"kernel memory never met it: {seen[0]}"
+    assert seen[0] is not None
+    return seen[0]
 
 
 def kernel_pid(jp_serverapp: Any, kernel_id: str) -> int:
@@ -370,10 +371,11 @@ async def test_kernel_left_out_once_shut_down(jp_fetch: Any, get: Any) -> None:
     kernel_id = await start_kernel(jp_fetch)
     await wait_memory(get, kernel_id, lambda used: used > 0)
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
-    deadline = time.monotonic() + 30
-    while await kernel_memory(get, kernel_id) is not None:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.25)
+
+    async def gone() -> bool:
+        return await kernel_memory(get, kernel_id) is None
+
+    assert await until(gone, 30, every=0.25), "the shut-down kernel is still listed"
 
 
 # -- GPUs (fake NVML) -------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import os
 import socket
@@ -89,13 +90,21 @@ async def until(predicate: Any, timeout: float = 15.0, every: float = 0.02) -> b
 
     The one wait of the suite for a state the server reaches on its own (a socket
     closed, a task done): no timing is asserted, the timeout only avoids a hang.
+    ``predicate`` may be a coroutine function (a state read over HTTP).
     """
+
+    async def holds() -> bool:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
+        if await holds():
             return True
         await asyncio.sleep(every)
-    return bool(predicate())
+    return await holds()
 
 
 async def settled(read: Any, samples: int = 10, every: float = 0.1, timeout: float = 60.0) -> int:
