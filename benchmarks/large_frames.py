@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/large_frames.py [--frame-mib 48] [--frames 5] [--contents]
-                                                [--json out.json]
+                                                [--sockets 100] [--json out.json]
 
 It starts a real jupyter_server with the bridge as a subprocess (the
 ``bridge_bench`` package's ``Server``) and measures from this process:
@@ -23,7 +23,11 @@ a) another client's worst ``GET api/status`` latency (HTTP keep-alive, one
 b) the server's peak RSS growth while one such upload is served, tunnel and
    direct, and its ratio to the upload's body size (median of three uploads:
    the allocator may keep memory from the one before);
-c) in this process, with ``tracemalloc``: the bridge's own peak allocation
+c) with ``--sockets N`` (100 by default, 0 to skip): the same prober's worst
+   latency while N bridge sockets each download a 1 MiB file at once (the
+   figure the main suite's 100-socket test printed; the test now asserts only
+   that the server answered), against the idle server of the same run;
+d) in this process, with ``tracemalloc``: the bridge's own peak allocation
    while it turns one frame into a request body, from tornado's raw bytes
    (``parse_text_frame_bytes``, what the bridge does) and, for reference,
    the way tornado's ``str`` of the frame would be parsed (its UTF-8 decode
@@ -165,6 +169,27 @@ async def tunnel_uploads(server: Server, frames: list[bytes]) -> None:
     ws.close()
 
 
+async def many_downloads(server: Server, sockets: int, name: str) -> None:
+    """``sockets`` bridge sockets, each downloading ``files/<name>`` at once; all replies read."""
+    clients = await asyncio.gather(*(bridge_socket(server) for _ in range(sockets)))
+    for ws in clients:
+        ws.write_message(
+            json.dumps({"message_id": "dl", "method": "GET", "path": f"/files/{name}"})
+        )
+
+    async def read_reply(ws: RawWebSocket) -> None:
+        while True:
+            message = await ws.read_message()
+            assert isinstance(message, str), message
+            reply = json.loads(message)
+            assert reply.get("status", 200) == 200, reply
+            if reply["done"]:
+                break
+        ws.close()
+
+    await asyncio.gather(*(read_reply(ws) for ws in clients))
+
+
 async def direct_request(server: Server, method: str, path: str, body: bytes) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     head = (
@@ -239,6 +264,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         server.start()
         try:
             results["idle_worst_ms"] = await Prober(server).during(idle())
+            if args.sockets:
+                (server.root / "mid.bin").write_bytes(os.urandom(MIB))
+                many_ms = await Prober(server).during(
+                    many_downloads(server, args.sockets, "mid.bin")
+                )
+                results["many_sockets"] = {
+                    "sockets": args.sockets,
+                    "worst_ms": round(many_ms, 1),
+                    "over_idle": round(many_ms / results["idle_worst_ms"], 2),
+                }
             targets = ["status", "contents"] if args.contents else ["status"]
             for target, shape in [(t, s) for t in targets for s in ("body", "body_base64")]:
                 frames = [frame_for(target, shape, frame_bytes, i) for i in range(args.frames)]
@@ -280,6 +315,9 @@ def main() -> int:
     parser.add_argument("--frame-mib", type=float, default=48.0)
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--contents", action="store_true", help="also real contents saves")
+    parser.add_argument(
+        "--sockets", type=int, default=100, help="bridge sockets downloading 1 MiB each (0: skip)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     results = asyncio.run(measure(args))

@@ -12,7 +12,7 @@ bridge_app: the loaded ColabBridge extension app.
 server_log: every log record of the server (all loggers, all levels) during the test.
 sockets: a list of client WebSockets, each closed after the test.
 open_bridge: opens a bridge socket as Colab does; a ``BridgeClient``, closed after the test.
-srv: the running server with the test-only ``adv-*`` routes (tests.helpers.probes).
+probe_routes: adds the test-only ``adv-*`` routes (tests.helpers.probes) to the server.
 listener: a TCP listener on another local port that counts who connects.
 
 Plugins: pytest-jupyter's server fixtures (``jp_serverapp``, ``jp_fetch``,
@@ -197,17 +197,14 @@ def open_bridge(url: Any, sockets: list[WebSocketClientConnection]) -> Any:
 
 
 @pytest.fixture
-def srv(
-    jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str, token: str
-) -> Any:
-    """The running server with the test-only routes, and helpers to reach it.
+def probe_routes(jp_serverapp: Any, jp_base_url: str) -> Iterator[None]:
+    """Adds the test-only routes (tests.helpers.probes) to the running server.
 
-    Routes under ``base_url``: ``adv-headers`` (echoes the request's headers),
+    Under ``base_url``: ``adv-headers`` (echoes the request's headers),
     ``adv-redirect?to=`` (a 302), ``adv-fail`` (a 500), ``adv-slow`` (answers
-    once ``Slow.release`` is set) and ``adv-echo-ws`` (a WebSocket echo).
+    once ``Slow.release`` is set, released after the test) and ``adv-echo-ws``
+    (a WebSocket echo). Reach them with ``url``, ``bridge_app``, ``jp_base_url``.
     """
-    from jupyter_colab_bridge.server.base import extension_app
-
     Slow.release = asyncio.Event()
     Slow.gone = []
     jp_serverapp.web_app.add_handlers(
@@ -220,18 +217,7 @@ def srv(
             (f"{jp_base_url}adv-echo-ws", echo_ws_class()),
         ],
     )
-
-    class S:
-        app = jp_serverapp
-        bridge = extension_app(jp_serverapp.web_app.settings)
-        port = jp_http_port
-        base = jp_base_url
-
-        @staticmethod
-        def url(endpoint: str = "http_over_websocket", token: str | None = token, **kw: Any) -> str:
-            return ws_url(jp_http_port, jp_base_url, endpoint, token=token, **kw)
-
-    yield S
+    yield
     Slow.release.set()
 
 

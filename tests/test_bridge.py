@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
-from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.protocol.frames import MAX_CHUNK_BYTES, TEXT_INTERNAL_ERROR
 from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
 from tests.helpers.bridge_client import (
     COLAB_ORIGINS,
     BridgeClient,
-    connect,
+    connected,
+    handshake_status,
     wait_closed,
 )
 
@@ -153,29 +153,31 @@ async def test_fifty_requests_in_flight(
 
 
 class SlowHandler(JupyterHandler):
-    """A test-only endpoint that answers after a delay."""
+    """A test-only endpoint that answers once the test releases it."""
+
+    release: asyncio.Event
 
     @web.authenticated
     async def get(self) -> None:
-        await asyncio.sleep(float(self.get_argument("delay", "1")))
+        await asyncio.wait_for(SlowHandler.release.wait(), 30)
         self.finish("slow done")
 
 
 async def test_requests_run_concurrently(
     open_bridge: Any, jp_serverapp: Any, jp_base_url: str
 ) -> None:
+    """The slow request is released only once the quick one, sent after it, is answered."""
+    SlowHandler.release = asyncio.Event()
     jp_serverapp.web_app.add_handlers(".*$", [(f"{jp_base_url}test-slow", SlowHandler)])
     bridge = await open_bridge(params=COLAB_PARAMS)
-    slow = bridge.send("GET", f"{jp_base_url}test-slow?delay=2")
+    slow = bridge.send("GET", f"{jp_base_url}test-slow")
     quick = bridge.send("GET", f"{jp_base_url}api/status")
-    order = []
-    while len(order) < 2:
-        frame = await bridge.read_frame()
-        bridge._absorb(frame)
-        if frame.get("done"):
-            order.append(frame["message_id"])
-    assert order == [quick, slow], "a slow request must not hold up the others"
-    assert bridge.replies[slow].body == b"slow done"
+    (reply,) = await asyncio.wait_for(bridge.wait(quick), 30)
+    assert reply.status == 200, "a slow request must not hold up the others"
+    assert slow not in bridge.done
+    SlowHandler.release.set()
+    (slow_reply,) = await bridge.wait(slow)
+    assert slow_reply.body == b"slow done"
 
 
 # -- bad frames --------------------------------------------------------------------
@@ -225,55 +227,52 @@ async def test_binary_frame_is_not_json(open_bridge: Any, jp_base_url: str) -> N
 async def test_supported_min_versions(
     jp_serverapp: Any, url: Any, jp_base_url: str, version: str
 ) -> None:
-    ws = await connect(url(params={"min_version": version}))
-    assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
-    ws.close()
+    async with connected(url(params={"min_version": version})) as ws:
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
 
 
 async def test_invalid_min_version_closes_400(jp_serverapp: Any, url: Any) -> None:
-    ws = await connect(url(params={"min_version": "not.a.version!"}))
-    assert await wait_closed(ws) == (400, 'Invalid "min_version" provided: not.a.version!')
+    async with connected(url(params={"min_version": "not.a.version!"})) as ws:
+        assert await wait_closed(ws) == (400, 'Invalid "min_version" provided: not.a.version!')
 
 
 async def test_newer_min_version_closes_400_and_logs(
     jp_serverapp: Any, url: Any, server_log: Any
 ) -> None:
-    ws = await connect(url(params={"min_version": "9.0.0"}))
-    reason = (
-        f"Requested version (9.0.0) > Current version ({PROTOCOL_VERSION}). "
-        "Please upgrade this package."
-    )
-    assert await wait_closed(ws) == (400, reason)
-    assert any(r.levelname == "ERROR" and reason in r.getMessage() for r in server_log.records)
+    async with connected(url(params={"min_version": "9.0.0"})) as ws:
+        reason = (
+            f"Requested version (9.0.0) > Current version ({PROTOCOL_VERSION}). "
+            "Please upgrade this package."
+        )
+        assert await wait_closed(ws) == (400, reason)
+        assert any(r.levelname == "ERROR" and reason in r.getMessage() for r in server_log.records)
 
 
 # -- diagnose ----------------------------------------------------------------------------
 async def test_diagnose_without_credentials(jp_serverapp: Any, url: Any) -> None:
-    ws = await connect(
+    async with connected(
         url("http_over_websocket/diagnose", token=None, params={"min_version": "0.0.7"})
-    )
-    ws.write_message("1")
-    assert json.loads(await ws.read_message()) == {
-        "message_id": "1",
-        "extension_version": PROTOCOL_VERSION,
-        "has_authentication_cookie": False,
-        "is_outdated_extension": False,
-    }
-    ws.close()
+    ) as ws:
+        ws.write_message("1")
+        assert json.loads(await ws.read_message()) == {
+            "message_id": "1",
+            "extension_version": PROTOCOL_VERSION,
+            "has_authentication_cookie": False,
+            "is_outdated_extension": False,
+        }
 
 
 async def test_diagnose_reports_cookie_and_outdated(jp_serverapp: Any, url: Any) -> None:
-    ws = await connect(
+    async with connected(
         url("http_over_websocket/diagnose", params={"min_version": "0.0.8"}),
         headers={"Cookie": "_xsrf=abc"},
-    )
-    for mid in ("x", "y"):
-        ws.write_message(mid)
-        reply = json.loads(await ws.read_message())
-        assert reply["message_id"] == mid
-        assert reply["has_authentication_cookie"] is True
-        assert reply["is_outdated_extension"] is True
-    ws.close()
+    ) as ws:
+        for mid in ("x", "y"):
+            ws.write_message(mid)
+            reply = json.loads(await ws.read_message())
+            assert reply["message_id"] == mid
+            assert reply["has_authentication_cookie"] is True
+            assert reply["is_outdated_extension"] is True
 
 
 # -- origins and authentication -------------------------------------------------------
@@ -288,9 +287,8 @@ ENDPOINTS = [
 async def test_disallowed_origin_refused_with_token(
     jp_serverapp: Any, url: Any, endpoint: str, server_log: Any
 ) -> None:
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(endpoint), origin="https://evil.example")
-    assert e.value.code == 403
+    status = await handshake_status(url(endpoint), origin="https://evil.example")
+    assert status == 403
     warnings = [r for r in server_log.records if "https://evil.example" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
 
@@ -301,17 +299,15 @@ async def test_disallowed_origin_refused_with_token(
 async def test_unauthenticated_handshake_refused(
     jp_serverapp: Any, url: Any, endpoint: str
 ) -> None:
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(endpoint, token=None))
-    assert e.value.code == 403
+    status = await handshake_status(url(endpoint, token=None))
+    assert status == 403
 
 
 async def test_wrong_token_in_auth_url_refused(
     jp_serverapp: Any, url: Any, server_log: Any
 ) -> None:
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(token="wrong-token"))
-    assert e.value.code == 403
+    status = await handshake_status(url(token="wrong-token"))
+    assert status == 403
     assert "wrong-token" not in server_log.text()
 
 
@@ -323,9 +319,8 @@ async def test_auth_url_of_another_server_is_never_contacted(jp_serverapp: Any, 
     other_port = listener.getsockname()[1]
     try:
         for host in (f"127.0.0.1:{other_port}", f"localhost:{other_port}", "evil.example"):
-            with pytest.raises(HTTPClientError) as e:
-                await connect(url(auth_host=host))
-            assert e.value.code == 403
+            status = await handshake_status(url(auth_host=host))
+            assert status == 403
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody connected to the other port
     finally:
@@ -335,27 +330,26 @@ async def test_auth_url_of_another_server_is_never_contacted(jp_serverapp: Any, 
 async def test_cross_domain_auth_url_with_other_credentials_gets_500_replies(
     jp_serverapp: Any, url: Any, jp_base_url: str, token: str
 ) -> None:
-    ws = await connect(url(auth_host="evil.example"), headers={"Authorization": f"token {token}"})
-    client = BridgeClient(ws)
-    reply = await client.request("GET", f"{jp_base_url}api/status")
-    assert (reply.status, reply.status_text) == (500, TEXT_INTERNAL_ERROR)
-    ws.close()
+    async with connected(
+        url(auth_host="evil.example"), headers={"Authorization": f"token {token}"}
+    ) as ws:
+        client = BridgeClient(ws)
+        reply = await client.request("GET", f"{jp_base_url}api/status")
+        assert (reply.status, reply.status_text) == (500, TEXT_INTERNAL_ERROR)
 
 
 @pytest.mark.parametrize("how", ["header", "query"])
 async def test_other_token_carriers(
-    jp_serverapp: Any, url: Any, jp_base_url: str, token: str, how: str
+    jp_serverapp: Any, open_bridge: Any, jp_base_url: str, token: str, how: str
 ) -> None:
     if how == "header":
-        ws = await connect(url(token=None), headers={"Authorization": f"token {token}"})
+        client = await open_bridge(token=None, headers={"Authorization": f"token {token}"})
     else:
-        ws = await connect(url(token=None, params={"token": token}))
-    client = BridgeClient(ws)
+        client = await open_bridge(token=None, params={"token": token})
     reply = await client.request(
         "POST", f"{jp_base_url}api/contents", body=json.dumps({"type": "notebook"})
     )
     assert reply.status == 201
-    ws.close()
 
 
 async def test_cookie_authenticated_socket_follows_xsrf_rules(
@@ -370,18 +364,20 @@ async def test_cookie_authenticated_socket_follows_xsrf_rules(
     login_cookie = login[0].split(";", 1)[0]
     xsrf = "2|deadbeef|0123456789abcdef0123456789abcdef|1700000000"
 
-    ws = await connect(url(token=None), headers={"Cookie": f"{login_cookie}; _xsrf={xsrf}"})
-    client = BridgeClient(ws)
-    assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
-    created = await client.request("POST", f"{jp_base_url}api/contents?type=notebook", body="{}")
-    assert created.status == 201, created.body
-    ws.close()
+    async with connected(
+        url(token=None), headers={"Cookie": f"{login_cookie}; _xsrf={xsrf}"}
+    ) as ws:
+        client = BridgeClient(ws)
+        assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
+        created = await client.request(
+            "POST", f"{jp_base_url}api/contents?type=notebook", body="{}"
+        )
+        assert created.status == 201, created.body
 
-    ws = await connect(url(token=None), headers={"Cookie": login_cookie})
-    client = BridgeClient(ws)
-    refused = await client.request("POST", f"{jp_base_url}api/contents", body="{}")
-    assert refused.status == 403, "without an _xsrf cookie the server's XSRF check applies"
-    ws.close()
+    async with connected(url(token=None), headers={"Cookie": login_cookie}) as ws:
+        client = BridgeClient(ws)
+        refused = await client.request("POST", f"{jp_base_url}api/contents", body="{}")
+        assert refused.status == 403, "without an _xsrf cookie the server's XSRF check applies"
 
 
 async def test_banner_names_url_and_origins(

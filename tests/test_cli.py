@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from jupyter_colab_bridge.doctor.server_info import (
     server_from_info,
 )
 from jupyter_colab_bridge.protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
+from tests.helpers.probes import until_sync
 
 OTHER_ORIGIN = "http://other.example"
 IS_LINUX = sys.platform.startswith("linux")
@@ -104,27 +104,27 @@ def _start(base: Path, name: str, *args: str) -> tuple[subprocess.Popen[bytes], 
 
 def _wait_ready(base: Path, proc: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
     info_file = base / "runtime" / f"jpserver-{proc.pid}.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    info: dict[str, Any] = {}
+
+    def ready() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()}")
-        if info_file.exists():
-            try:
-                return json.loads(info_file.read_text())  # type: ignore[no-any-return]
-            except ValueError:
-                pass  # being written
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not start: {log.read_text()}")
+        try:
+            info.update(json.loads(info_file.read_text()))
+        except (OSError, ValueError):  # not there yet, or being written
+            return False
+        return True
+
+    if not until_sync(ready, 60):
+        raise RuntimeError(f"server did not start: {log.read_text()}")
+    return info
 
 
 def _wait_for_log(log: Path, text: str) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        content = log.read_text()
-        if text in content:
-            return content
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared in the server log:\n{log.read_text()}")
+    assert until_sync(lambda: text in log.read_text()), (
+        f"{text!r} never appeared in the server log:\n{log.read_text()}"
+    )
+    return log.read_text()
 
 
 @pytest.fixture(scope="module")

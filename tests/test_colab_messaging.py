@@ -72,9 +72,20 @@ def way_in(request: Any) -> str:
 
 
 @pytest.fixture
-def open_kernel(way_in: str, fetch: Any, token: str, jp_http_port: int, jp_base_url: str) -> Any:
-    """Opens a kernel channel from Colab's origin, through proxied_ws or directly."""
-    return lambda: _open_kernel(way_in, fetch, token, jp_http_port, jp_base_url)
+def open_kernel(
+    way_in: str, fetch: Any, token: str, jp_http_port: int, jp_base_url: str, sockets: list[Any]
+) -> Any:
+    """Opens a kernel channel from Colab's origin, through proxied_ws or directly.
+
+    Its socket is closed after the test.
+    """
+
+    async def _open() -> KernelChannel:
+        channel = await _open_kernel(way_in, fetch, token, jp_http_port, jp_base_url)
+        sockets.append(channel.ws)
+        return channel
+
+    return _open
 
 
 async def _open_kernel(
@@ -140,7 +151,6 @@ async def test_colab_request_and_unsolicited_stdin_reply(open_kernel: Any) -> No
         if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == cell:
             stdout += msg["content"]["text"]
     assert json.loads(stdout) == {"value": value, "skipped": 1}
-    kernel.ws.close()
 
 
 async def test_kernel_comm_and_binary_buffers_both_ways(open_kernel: Any) -> None:
@@ -159,4 +169,3 @@ async def test_kernel_comm_and_binary_buffers_both_ways(open_kernel: Any) -> Non
     stdout, reply, _ = await kernel.execute("import json; print(json.dumps(_got))")
     assert reply["status"] == "ok", reply
     assert json.loads(stdout) == [[{"answer": 42}, [PAGE_BYTES.hex()]]]
-    kernel.ws.close()

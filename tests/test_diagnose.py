@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from tests.helpers.cases import (
 from tests.helpers.probes import (
     RawSocket,
     rss,
+    until_sync,
 )
 from tests.helpers.servers import running
 
@@ -104,20 +104,18 @@ def test_non_reading_diagnose_client_cannot_grow_the_server(diagnose_server: Any
     """
     server = diagnose_server
     path = f"{server.base_url}{DIAGNOSE}"
-    warm = RawSocket(server.port, path)  # first-use imports and caches
-    warm.send_text(b"warm-up")
-    time.sleep(0.5)
-    warm.close()
+    with RawSocket(server.port, path) as warm:  # first-use imports and caches
+        warm.send_text(b"warm-up")
+        assert warm.received(), "the warm-up frame was answered"
     before = rss(server.proc.pid)
-    raw = RawSocket(server.port, path)
-    sent = 0
-    for _ in range(6):
-        if not raw.send_text(b"\x01" * (8 * 2**20)):
-            break
-        sent += 1
-    time.sleep(1.0)
-    growth = rss(server.proc.pid) - before
-    raw.close()
+    with RawSocket(server.port, path) as raw:
+        sent = 0
+        for _ in range(6):
+            if not raw.send_text(b"\x01" * (8 * 2**20)):
+                break
+            sent += 1
+        assert raw.wait_closed(), "the server closed the socket (1009) and let it go"
+        growth = rss(server.proc.pid) - before
     print(
         f"\n[diagnose 6 x 8 MiB, never read] {sent} of 6 frames taken before the server "
         f"closed the socket (1009); RSS +{growth / 2**20:.1f} MiB"
@@ -133,21 +131,17 @@ def test_non_reading_diagnose_client_is_closed(diagnose_server: Any) -> None:
     server = diagnose_server
     path = f"{server.base_url}{DIAGNOSE}"
     before = rss(server.proc.pid)
-    raw = RawSocket(server.port, path)
-    frame = b"\x01" * 200  # each answer is about 1.2 KB once JSON-escaped
-    sent, closed = 0, False
-    while sent < 200_000:
-        if not raw.send_text(frame):
-            closed = True
-            break
-        sent += 1
-    # tornado drops the TCP connection once its close handshake times out (5 s).
-    deadline = time.monotonic() + 30
-    while not closed and time.monotonic() < deadline:
-        time.sleep(0.5)
-        closed = not raw.send_text(b"still there?")
-    growth = rss(server.proc.pid) - before
-    raw.close()
+    with RawSocket(server.port, path) as raw:
+        frame = b"\x01" * 200  # each answer is about 1.2 KB once JSON-escaped
+        sent, closed = 0, False
+        while sent < 200_000:
+            if not raw.send_text(frame):
+                closed = True
+                break
+            sent += 1
+        # tornado drops the TCP connection once its close handshake times out (5 s).
+        closed = closed or until_sync(lambda: not raw.send_text(b"still there?"), every=0.5)
+        growth = rss(server.proc.pid) - before
     print(
         f"\n[diagnose small frames, never read] {sent} frames sent, then the server had "
         f"closed the socket; RSS +{growth / 2**20:.1f} MiB"

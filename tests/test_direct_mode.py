@@ -1,8 +1,11 @@
-"""Direct mode: CORS for allowlisted pages calling the REST API and kernel sockets.
+"""Direct mode: CORS for allowlisted pages calling the REST API and kernel sockets, and its gate.
 
 Real server (pytest-jupyter) over real sockets; requests are built as a
 browser would send them (``Origin``, preflights), with no credentials where
-a browser sends none.
+a browser sends none. The gate gives an allowed page its own answers: a
+cookie-only request gets a readable JSON refusal, a preflight checks
+``Host`` as the bridge's sockets do (DNS rebinding). Which raw paths a page
+may read, and the CORS header arithmetic, are in test_cors.py.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import socket
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
+from jupyter_colab_bridge.server.direct_mode import COOKIE_REFUSED
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
     BridgeClient,
     KernelChannel,
-    connect,
+    connected,
+    handshake_status,
     login_cookies,
     start_kernel,
     ws_url,
@@ -262,15 +267,14 @@ async def test_tunnelled_requests_are_unchanged(
     jp_serverapp: Any, http_server: Any, token: str
 ) -> None:
     """The bridge's in-process requests carry no Origin: the transform adds nothing."""
-    ws = await connect(
+    async with connected(
         ws_url(jp_serverapp.port, jp_serverapp.base_url, token=token), origin=ALLOWED
-    )
-    client = BridgeClient(ws)
-    reply = await client.request("GET", f"{jp_serverapp.base_url}api/contents/none.txt")
-    assert reply.status == 404
-    assert "Access-Control-Allow-Credentials" not in reply.headers
-    assert reply.headers.get("Access-Control-Allow-Origin", "") == ""
-    ws.close()
+    ) as ws:
+        client = BridgeClient(ws)
+        reply = await client.request("GET", f"{jp_serverapp.base_url}api/contents/none.txt")
+        assert reply.status == 404
+        assert "Access-Control-Allow-Credentials" not in reply.headers
+        assert reply.headers.get("Access-Control-Allow-Origin", "") == ""
 
 
 # -- WebSockets ----------------------------------------------------------------
@@ -280,7 +284,7 @@ async def test_kernel_ws_allowed_origin_with_token(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    ws = await connect(
+    async with connected(
         ws_url(
             jp_http_port,
             jp_base_url,
@@ -288,20 +292,21 @@ async def test_kernel_ws_allowed_origin_with_token(
         ),
         origin=None,
         headers={"Origin": ALLOWED},
-    )
-    await KernelChannel(ws).ready()
-    ws.close()
+    ) as ws:
+        await KernelChannel(ws).ready()
 
 
 async def test_events_ws_allowed_origin_with_token(
     http_server: Any, jp_http_port: int, jp_base_url: str, token: str
 ) -> None:
-    ws = await connect(
-        ws_url(jp_http_port, jp_base_url, f"api/events/subscribe?token={token}"),
-        origin=None,
-        headers={"Origin": ALLOWED},
+    assert (
+        await handshake_status(
+            ws_url(jp_http_port, jp_base_url, f"api/events/subscribe?token={token}"),
+            origin=None,
+            headers={"Origin": ALLOWED},
+        )
+        == 101
     )
-    ws.close()
 
 
 @pytest.mark.parametrize("direct_mode", [True, False])
@@ -313,60 +318,54 @@ async def test_kernel_ws_origins(
     cookie = await login_cookies(fetch, token)
     # The login cookie is good: the server's own page may use it.
     own = f"http://127.0.0.1:{jp_http_port}"
-    (
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path),
-            origin=None,
-            headers={"Origin": own, "Cookie": cookie},
-        )
-    ).close()
+    opened = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path),
+        origin=None,
+        headers={"Origin": own, "Cookie": cookie},
+    )
+    assert opened == 101
     # From another origin jupyter_server's origin check refuses it, bridge or not.
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path),
-            origin=None,
-            headers={"Origin": OTHER, "Cookie": cookie},
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path),
+        origin=None,
+        headers={"Origin": OTHER, "Cookie": cookie},
+    )
+    assert status == 403
     # An allowlisted origin's page must send the token: its cookie alone is
     # refused, in direct mode by the bridge (docs/protocol.md section 4), without
     # it by jupyter_server's origin check.
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path),
-            origin=None,
-            headers={"Origin": ALLOWED, "Cookie": cookie},
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path),
+        origin=None,
+        headers={"Origin": ALLOWED, "Cookie": cookie},
+    )
+    assert status == 403
     # No credentials: refused, allowlisted or not.
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, path), origin=None, headers={"Origin": ALLOWED}
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, path), origin=None, headers={"Origin": ALLOWED}
+    )
+    assert status == 403
     # Token-authenticated: jupyter_server skips its origin check (knowing the
     # token is the credential); direct mode changes nothing there.
     for origin in (ALLOWED, OTHER):
-        (
-            await connect(
-                ws_url(jp_http_port, jp_base_url, f"{path}&token={token}"),
-                origin=None,
-                headers={"Origin": origin},
-            )
-        ).close()
+        opened = await handshake_status(
+            ws_url(jp_http_port, jp_base_url, f"{path}&token={token}"),
+            origin=None,
+            headers={"Origin": origin},
+        )
+        assert opened == 101
 
 
 async def test_kernel_ws_wrong_token_refused(
     jp_fetch: Any, jp_http_port: int, jp_base_url: str
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(
-            ws_url(jp_http_port, jp_base_url, f"api/kernels/{kernel_id}/channels?token=wrong"),
-            origin=None,
-            headers={"Origin": ALLOWED},
-        )
-    assert refused.value.code == 403
+    status = await handshake_status(
+        ws_url(jp_http_port, jp_base_url, f"api/kernels/{kernel_id}/channels?token=wrong"),
+        origin=None,
+        headers={"Origin": ALLOWED},
+    )
+    assert status == 403
 
 
 async def test_cookie_mutation_still_needs_xsrf(fetch: Any, token: str) -> None:
@@ -404,7 +403,7 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
     kernel_id = await start_kernel(jp_fetch)
     for origin in (ALLOWED, None):
         headers = {"Origin": origin} if origin else {}
-        ws = await connect(
+        async with connected(
             ws_url(
                 jp_http_port,
                 jp_base_url,
@@ -412,11 +411,10 @@ async def test_jupyter_servers_own_kernel_socket_sends_at_once(
             ),
             origin=None,
             headers=headers,
-        )
-        await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
-        sock = server_side_socket(ws)
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
-        ws.close()
+        ) as ws:
+            await KernelChannel(ws).ready()  # past the handshake: its HTTP part is done
+            sock = server_side_socket(ws)
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0, origin
 
 
 # -- what a page may read: API and files only, no cookies, Vary: Origin ---------------
@@ -455,3 +453,95 @@ async def test_vary_origin_on_every_api_response(fetch: Any, token: str, origin:
     for path in (f"api/kernelspecs?token={token}", "api/kernelspecs", f"files/x?token={token}"):
         response = await fetch(path, headers=headers)
         assert "origin" in response.headers.get("Vary", "").lower(), (path, origin)
+
+
+# --------------------------------------------------------------------------------------
+# -- Direct mode's gate: its own answers to an allowed page (issue 16, finding 5).
+#
+# - A cookie-only write gets the same readable JSON refusal as a read, not
+# tornado's XSRF page (the XSRF check ran before the refusal).
+# - A preflight checks ``Host`` as the bridge's sockets do: a DNS-rebinding page
+# (an attacker's name resolving to 127.0.0.1) gets 403 and no CORS.
+# (These tests were tests/test_direct_mode_gate.py.)
+# --------------------------------------------------------------------------------------
+PAGE = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "api/kernels", None),
+        ("POST", "api/kernels", "{}"),
+        ("PUT", "api/contents/x.txt", '{"type": "file", "format": "text", "content": "x"}'),
+        ("PATCH", "api/contents/x.txt", '{"path": "y.txt"}'),
+        ("DELETE", "api/contents/x.txt", None),
+    ],
+)
+async def test_cookie_only_request_gets_the_readable_refusal(
+    fetch: Any, token: str, server_log: Any, method: str, path: str, body: str | None
+) -> None:
+    cookies = await login_cookies(fetch, token)
+    response = await fetch(path, method, {**PAGE, "Cookie": cookies}, body)
+    assert response.code == 403
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(response.body)["message"] == COOKIE_REFUSED
+    assert response.headers["Access-Control-Allow-Origin"] == COLAB_ORIGIN
+    assert "carried a login cookie and no token" in server_log.text()
+    # The server keeps serving the page that sends its token.
+    ok = await fetch(f"api/status?token={token}", headers=PAGE)
+    assert ok.code == 200
+
+
+PREFLIGHT = {"Origin": COLAB_ORIGIN, "Access-Control-Request-Method": "GET"}
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "rebind.attacker.test"])
+async def test_preflight_checks_host(
+    fetch: Any, jp_http_port: int, server_log: Any, host: str
+) -> None:
+    headers = {**PREFLIGHT, "Host": host.format(port=jp_http_port)}
+    response = await fetch("api/kernels", "OPTIONS", headers)
+    assert response.code == 403  # a browser fails the preflight on any non-2xx
+    assert "Access-Control-Allow-Methods" not in response.headers
+    assert "Access-Control-Allow-Private-Network" not in response.headers
+    assert "non-local 'Host'" in server_log.text()
+    # A preflight with the server's real Host is still answered.
+    ok = await fetch("api/kernels", "OPTIONS", PREFLIGHT)
+    assert ok.code == 204
+
+
+@pytest.mark.parametrize("host", ["localhost:{port}", "127.0.0.1:{port}", "[::1]:{port}"])
+async def test_preflight_with_a_loopback_host_is_answered(
+    fetch: Any, jp_http_port: int, host: str
+) -> None:
+    response = await fetch(
+        "api/kernels", "OPTIONS", {**PREFLIGHT, "Host": host.format(port=jp_http_port)}
+    )
+    assert response.code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == COLAB_ORIGIN
+
+
+class TestRemoteAccess:
+    """With ``ServerApp.allow_remote_access`` any ``Host`` passes, as for the sockets."""
+
+    @pytest.fixture
+    def jp_server_config(self, bridge_config: dict[str, Any], token: str) -> dict[str, Any]:
+        return {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_colab_bridge": True},
+                "allow_remote_access": True,
+            },
+            "IdentityProvider": {"token": token},
+        }
+
+    async def test_any_host(self, fetch: Any) -> None:
+        response = await fetch("api/kernels", "OPTIONS", {**PREFLIGHT, "Host": "box.lan:8888"})
+        assert response.code == 204
+
+
+@pytest.mark.parametrize("path", ["http_over_websocketx", "http_over_websocket%2Fdiagnose"])
+async def test_only_the_bridges_own_routes_skip_the_gate(fetch: Any, token: str, path: str) -> None:
+    """The bridge judges its own handshakes; a path that only looks like them meets the gate."""
+    response = await fetch(path, headers={**PAGE, "Cookie": "username-x=1"})
+    assert response.code == 403
+    assert json.loads(response.body)["message"] == COOKIE_REFUSED

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_colab_bridge.protocol.handshake import PROTOCOL_VERSION
-from tests.helpers.bridge_client import BridgeClient, connect, ws_url
+from tests.helpers.bridge_client import BridgeClient, connected, ws_url
 from tests.helpers.servers import running
 
 FRONTENDS = [
@@ -41,19 +41,18 @@ async def test_bridge_under_frontend(
     with running(tmp_path, app=module) as server:
         url = ws_url(server.port, "/", token=server.token, params={"min_version": "0.0.7"})
         assert "jupyter_http_over_ws_auth_url=http%3A%2F%2F127.0.0.1" in url
-        client = BridgeClient(await connect(url))
-        status, html = await client.wait(
-            client.send("GET", "/api/status"), client.send("GET", f"/{page}")
-        )
-        assert status.status == 200 and "started" in status.json()
-        assert html.status == 200, html.status_text
-        assert html.headers["Content-Type"].startswith("text/html")
-        assert title in html.body.decode()
-        client.ws.close()
+        async with connected(url) as ws:
+            client = BridgeClient(ws)
+            status, html = await client.wait(
+                client.send("GET", "/api/status"), client.send("GET", f"/{page}")
+            )
+            assert status.status == 200 and "started" in status.json()
+            assert html.status == 200, html.status_text
+            assert html.headers["Content-Type"].startswith("text/html")
+            assert title in html.body.decode()
 
-        diagnose = await connect(ws_url(server.port, "/", "http_over_websocket/diagnose"))
-        diagnose.write_message("d1")
-        message = await diagnose.read_message()
-        assert isinstance(message, str)
-        assert json.loads(message)["extension_version"] == PROTOCOL_VERSION
-        diagnose.close()
+        async with connected(ws_url(server.port, "/", "http_over_websocket/diagnose")) as diagnose:
+            diagnose.write_message("d1")
+            message = await diagnose.read_message()
+            assert isinstance(message, str)
+            assert json.loads(message)["extension_version"] == PROTOCOL_VERSION

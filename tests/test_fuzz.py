@@ -80,7 +80,10 @@ _BRIDGE_CLASSES = (
 )
 
 
-async def test_fuzz_paths_under_base_url_never_reach_the_bridge_or_leave_base(srv: Any) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_fuzz_paths_under_base_url_never_reach_the_bridge_or_leave_base(
+    jp_base_url: str, jp_http_port: int, jp_serverapp: Any
+) -> None:
     """Random paths built from tricky pieces, routed by the server's own router.
 
     From the adversarial tests (issue 3).
@@ -90,8 +93,8 @@ async def test_fuzz_paths_under_base_url_never_reach_the_bridge_or_leave_base(sr
 
     from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
-    web_app = srv.app.web_app
-    base = srv.base
+    web_app = jp_serverapp.web_app
+    base = jp_base_url
     accepted = 0
 
     @settings(
@@ -116,7 +119,7 @@ async def test_fuzz_paths_under_base_url_never_reach_the_bridge_or_leave_base(sr
         assert decoded.startswith(unquote(base).rstrip("/")), path
         request = HTTPServerRequest(
             start_line=RequestStartLine("GET", checked, "HTTP/1.1"),
-            headers=HTTPHeaders({"Host": f"127.0.0.1:{srv.port}"}),
+            headers=HTTPHeaders({"Host": f"127.0.0.1:{jp_http_port}"}),
         )
         delegate = web_app.find_handler(request)
         handler_class = getattr(delegate, "handler_class", None)

@@ -22,6 +22,7 @@ from tests.helpers.bridge_client import (
     BridgeClient,
     KernelChannel,
     connect,
+    connected,
     ws_url,
 )
 from tests.helpers.servers import Server, kernel_gateway, running
@@ -60,10 +61,11 @@ def bridge_url(server: Server, endpoint: str = "http_over_websocket", **kwargs: 
 
 @pytest.mark.parametrize("subprotocols", [[KERNEL_SUBPROTOCOL], None])
 async def test_colab_session_on_gateway_kernel(
-    servers: tuple[Server, Server], subprotocols: list[str] | None
+    servers: tuple[Server, Server], subprotocols: list[str] | None, sockets: list[Any]
 ) -> None:
     gateway, server = servers
-    client = BridgeClient(await connect(bridge_url(server, params={"min_version": "0.0.7"})))
+    sockets.append(await connect(bridge_url(server, params={"min_version": "0.0.7"})))
+    client = BridgeClient(sockets[-1])
     specs = await client.request("GET", "/api/kernelspecs")
     assert specs.status == 200 and "python3" in specs.json()["kernelspecs"]
 
@@ -74,36 +76,34 @@ async def test_colab_session_on_gateway_kernel(
     kernel_id = session["kernel"]["id"]
     assert kernel_id in gateway_kernel_ids(gateway), "the kernel must live on the gateway"
 
-    ws = await connect(
+    async with connected(
         bridge_url(
             server,
             f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels",
             params={"session_id": session["id"]},
         ),
         subprotocols=subprotocols,
-    )
-    kernel = KernelChannel(ws)
-    stdout, reply, _ = await kernel.execute("import os; print(6*7, os.getpid())")
-    assert reply["status"] == "ok"
-    answer, pid = stdout.split()
-    assert answer == "42"
-    stdout2, _, _ = await kernel.execute("print(os.getpid())")
-    assert stdout2.strip() == pid, "both cells ran in the same remote kernel"
-    ws.close()
+    ) as ws:
+        kernel = KernelChannel(ws)
+        stdout, reply, _ = await kernel.execute("import os; print(6*7, os.getpid())")
+        assert reply["status"] == "ok"
+        answer, pid = stdout.split()
+        assert answer == "42"
+        stdout2, _, _ = await kernel.execute("print(os.getpid())")
+        assert stdout2.strip() == pid, "both cells ran in the same remote kernel"
 
     deleted = await client.request("DELETE", f"/api/sessions/{session['id']}")
     assert deleted.status == 204
     assert kernel_id not in gateway_kernel_ids(gateway)
-    client.ws.close()
 
 
 async def test_unknown_gateway_kernel_closes_404(servers: tuple[Server, Server]) -> None:
     _, server = servers
-    ws = await connect(
+    async with connected(
         bridge_url(server, "http_over_websocket/proxied_ws/api/kernels/no-such-kernel/channels")
-    )
-    assert await ws.read_message() is None
-    assert ws.close_code == 404
+    ) as ws:
+        assert await ws.read_message() is None
+        assert ws.close_code == 404
 
 
 def test_runtime_api_leaves_gateway_kernels_out(servers: tuple[Server, Server]) -> None:

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,9 +50,12 @@ def gateway_kernels(gateway: Server) -> dict[str, str]:
         return {k["id"]: k["name"] for k in json.load(response)}
 
 
-async def test_page_gets_the_gateways_mapped_kernel(servers: tuple[Server, Server]) -> None:
+async def test_page_gets_the_gateways_mapped_kernel(
+    servers: tuple[Server, Server], sockets: list[Any]
+) -> None:
     gateway, server = servers
-    client = BridgeClient(await connect(ws_url(server.port, server.base_url, token=server.token)))
+    sockets.append(await connect(ws_url(server.port, server.base_url, token=server.token)))
+    client = BridgeClient(sockets[-1])
     body = {"path": "g.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
     created = await client.request("POST", "/api/sessions", body=json.dumps(body))
     assert created.status == 201, created.body
@@ -66,7 +70,6 @@ async def test_page_gets_the_gateways_mapped_kernel(servers: tuple[Server, Serve
 
     deleted = await client.request("DELETE", f"/api/sessions/{session['id']}")
     assert deleted.status == 204
-    client.ws.close()
     log = server.log.read_text()
     assert "kernel map for Colab's pages: ir -> nowhere, python3 -> gwonly" in log
     assert "sends 'ir' to 'nowhere', which this server does not have" in log

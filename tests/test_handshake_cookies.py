@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.bridge_client import COLAB_ORIGIN, KERNEL_SUBPROTOCOL, connect, start_kernel
+from tests.helpers.bridge_client import (
+    COLAB_ORIGIN,
+    KERNEL_SUBPROTOCOL,
+    connected,
+    start_kernel,
+)
 
 DEV_PAGE = "http://localhost:5173"  # same-site with the server: it would keep a cookie
 ORIGINS = [COLAB_ORIGIN, DEV_PAGE]
@@ -40,11 +45,8 @@ async def test_bridge_handshake_sets_no_cookie(
         target = url(endpoint)
     else:
         target = url(endpoint, token=None, params={"token": token})
-    ws = await connect(target, origin=origin)
-    try:
+    async with connected(target, origin=origin) as ws:
         assert set_cookies(ws) == []
-    finally:
-        ws.close()
 
 
 @pytest.mark.parametrize("way", ["auth-url", "query-token"])
@@ -55,28 +57,21 @@ async def test_proxied_kernel_handshake_sets_no_cookie(
     target = (
         url(endpoint) if way == "auth-url" else url(endpoint, token=None, params={"token": token})
     )
-    ws = await connect(target, origin=DEV_PAGE, subprotocols=[KERNEL_SUBPROTOCOL])
-    try:
+    async with connected(target, origin=DEV_PAGE, subprotocols=[KERNEL_SUBPROTOCOL]) as ws:
         assert set_cookies(ws) == []
-    finally:
-        ws.close()
 
 
 async def test_diagnose_with_a_token_sets_no_cookie(url: Any, token: str) -> None:
-    ws = await connect(url("http_over_websocket/diagnose", token=None, params={"token": token}))
-    try:
+    async with connected(
+        url("http_over_websocket/diagnose", token=None, params={"token": token})
+    ) as ws:
         assert set_cookies(ws) == []
-    finally:
-        ws.close()
 
 
 async def test_script_still_gets_its_cookie(url: Any, token: str) -> None:
     """A client without ``Origin`` (a script) is answered as jupyter_server answers it."""
-    ws = await connect(url(MAIN, token=None, params={"token": token}), origin=None)
-    try:
+    async with connected(url(MAIN, token=None, params={"token": token}), origin=None) as ws:
         assert any(c.startswith("username-") for c in set_cookies(ws))
-    finally:
-        ws.close()
 
 
 async def test_direct_request_sets_no_cookie(fetch: Any, token: str) -> None:

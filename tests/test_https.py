@@ -100,28 +100,36 @@ def url_of(server: Server, endpoint: str = "http_over_websocket", **kwargs: Any)
     return ws_url(server.port, server.base_url, endpoint, scheme="wss", **kwargs)
 
 
-async def open_wss(
-    tls_server: tuple[Server, Path], url: str, **kwargs: Any
-) -> WebSocketClientConnection:
-    """A wss:// socket that trusts only the test's certificate."""
+@pytest.fixture
+def open_wss(tls_server: tuple[Server, Path], sockets: list[WebSocketClientConnection]) -> Any:
+    """Opens a wss:// socket that trusts only the test's certificate; closed after the test."""
     _, certfile = tls_server
-    return await connect(url, ca_certs=str(certfile), **kwargs)
+
+    async def _open(url: str, **kwargs: Any) -> WebSocketClientConnection:
+        ws = await connect(url, ca_certs=str(certfile), **kwargs)
+        sockets.append(ws)
+        return ws
+
+    return _open
 
 
-async def test_auth_url_is_https_and_requests_work(tls_server: tuple[Server, Path]) -> None:
+async def test_auth_url_is_https_and_requests_work(
+    tls_server: tuple[Server, Path], open_wss: Any
+) -> None:
     server, _ = tls_server
     url = url_of(server, params={"min_version": "0.0.7"})
     assert f"https%3A%2F%2F127.0.0.1%3A{server.port}%2F%3Ftoken%3D" in url
-    client = BridgeClient(await open_wss(tls_server, url))
+    client = BridgeClient(await open_wss(url))
     status, specs = await client.wait(
         client.send("GET", "/api/status"), client.send("GET", "/api/kernelspecs")
     )
     assert status.status == 200 and "started" in status.json()
     assert specs.status == 200 and "python3" in specs.json()["kernelspecs"]
-    client.ws.close()
 
 
-async def test_http_auth_url_refused_on_https_server(tls_server: tuple[Server, Path]) -> None:
+async def test_http_auth_url_refused_on_https_server(
+    tls_server: tuple[Server, Path], open_wss: Any
+) -> None:
     """The auth URL must have the handshake's scheme: http:// names another server."""
     server, _ = tls_server
     url = url_of(
@@ -132,21 +140,20 @@ async def test_http_auth_url_refused_on_https_server(tls_server: tuple[Server, P
         },
     )
     with pytest.raises(HTTPClientError) as e:
-        await open_wss(tls_server, url)
+        await open_wss(url)
     assert e.value.code == 403
     assert "names another server" in server.log_text()
 
 
-async def test_kernel_execute_through_wss(tls_server: tuple[Server, Path]) -> None:
+async def test_kernel_execute_through_wss(tls_server: tuple[Server, Path], open_wss: Any) -> None:
     server, _ = tls_server
-    client = BridgeClient(await open_wss(tls_server, url_of(server)))
+    client = BridgeClient(await open_wss(url_of(server)))
     body = {"path": "tls.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
     created = await client.request("POST", "/api/sessions", body=json.dumps(body))
     assert created.status == 201, created.body
     session = created.json()
     channels = f"http_over_websocket/proxied_ws/api/kernels/{session['kernel']['id']}/channels"
     ws = await open_wss(
-        tls_server,
         url_of(server, channels, params={"session_id": session["id"]}),
         subprotocols=[KERNEL_SUBPROTOCOL],
     )
@@ -156,16 +163,13 @@ async def test_kernel_execute_through_wss(tls_server: tuple[Server, Path]) -> No
     ws.close()
     deleted = await client.request("DELETE", f"/api/sessions/{session['id']}")
     assert deleted.status == 204
-    client.ws.close()
 
 
-async def test_relayed_socket_through_wss(tls_server: tuple[Server, Path]) -> None:
+async def test_relayed_socket_through_wss(tls_server: tuple[Server, Path], open_wss: Any) -> None:
     """A non-kernel socket is relayed to the server's own wss:// endpoint."""
     server, _ = tls_server
-    events = await open_wss(
-        tls_server, url_of(server, "http_over_websocket/proxied_ws/api/events/subscribe")
-    )
-    client = BridgeClient(await open_wss(tls_server, url_of(server)))
+    events = await open_wss(url_of(server, "http_over_websocket/proxied_ws/api/events/subscribe"))
+    client = BridgeClient(await open_wss(url_of(server)))
     saved = await client.request(
         "PUT",
         "/api/contents/relayed.txt",
@@ -180,4 +184,3 @@ async def test_relayed_socket_through_wss(tls_server: tuple[Server, Path]) -> No
         if event.get("path") == "relayed.txt":
             actions.append(event["action"])
     events.close()
-    client.ws.close()

@@ -49,14 +49,15 @@ BAD_METHODS = [
 ]
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_bad_paths_and_methods_get_400_with_message_id(
-    srv: Any, open_bridge: Any, jp_base_url: str
+    open_bridge: Any, jp_base_url: str
 ) -> None:
     """From the adversarial tests (issue 3)."""
     assert jp_base_url == "/a%40b/"
     client = await open_bridge()
     cases = [("GET", p) for p in BAD_REQUEST_PATHS]
-    cases += [(m, f"{srv.base}api/status") for m in BAD_METHODS]
+    cases += [(m, f"{jp_base_url}api/status") for m in BAD_METHODS]
     ids = []
     for i, (method, path) in enumerate(cases):
         ids.append(client.send(method, path, message_id=f"bad-{i}"))
@@ -64,27 +65,30 @@ async def test_bad_paths_and_methods_get_400_with_message_id(
         assert reply.status == 400, (method, path, reply.status)
         assert len(reply.frames) == 1 and reply.frames[0]["done"] is True
         assert reply.status_text.startswith("Invalid request.")
-    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
+    assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_redirects_are_returned_not_followed(
-    srv: Any, open_bridge: Any, listener: Listener
+    jp_base_url: str, open_bridge: Any, listener: Listener
 ) -> None:
     """From the adversarial tests (issue 3)."""
     client = await open_bridge()
     for target in (
         f"http://127.0.0.1:{listener.port}/steal",
-        f"{srv.base}api/status",
+        f"{jp_base_url}api/status",
         "//evil.example/x",
     ):
-        reply = await client.request("GET", f"{srv.base}adv-redirect?to={quote(target, safe='')}")
+        reply = await client.request(
+            "GET", f"{jp_base_url}adv-redirect?to={quote(target, safe='')}"
+        )
         assert reply.status == 302
         assert reply.headers["Location"] == target
     # jupyter_server's own redirect: the login page of a logged-in user.
     reply = await client.request(
-        "GET", f"{srv.base}login?next={quote(srv.base + 'api/status', safe='')}"
+        "GET", f"{jp_base_url}login?next={quote(jp_base_url + 'api/status', safe='')}"
     )
-    assert reply.status == 302 and reply.headers["Location"] == f"{srv.base}api/status"
+    assert reply.status == 302 and reply.headers["Location"] == f"{jp_base_url}api/status"
     assert listener.connections() == 0
 
 
@@ -112,8 +116,9 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_malformed_frames_get_400_without_traceback(
-    srv: Any, open_bridge: Any, server_log: Any
+    jp_base_url: str, open_bridge: Any, server_log: Any
 ) -> None:
     """From the adversarial tests (issue 3)."""
     client = await open_bridge()
@@ -123,7 +128,7 @@ async def test_malformed_frames_get_400_without_traceback(
         assert reply["status"] == 400, frame[:80]
         assert "Traceback" not in json.dumps(reply) and len(json.dumps(reply)) < 1000
         assert reply.get("message_id") in (None, "m")
-    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
+    assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
     assert not [r for r in server_log.records if r.exc_info], "no traceback logged for a bad frame"
 
 
@@ -141,18 +146,21 @@ HOSTILE_HANDSHAKE_HEADERS = {
 }
 
 
-async def test_inner_requests_carry_only_allowlisted_headers(srv: Any, open_bridge: Any) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_inner_requests_carry_only_allowlisted_headers(
+    jp_base_url: str, jp_http_port: int, open_bridge: Any
+) -> None:
     """From the adversarial tests (issue 3)."""
     client = await open_bridge(headers=dict(HOSTILE_HANDSHAKE_HEADERS))
-    get = await client.request("GET", f"{srv.base}adv-headers")
-    post = await client.request("POST", f"{srv.base}adv-headers", body="hello")
+    get = await client.request("GET", f"{jp_base_url}adv-headers")
+    post = await client.request("POST", f"{jp_base_url}adv-headers", body="hello")
     # a frame cannot add headers either
     client.ws.write_message(
         json.dumps(
             {
                 "message_id": "h",
                 "method": "PUT",
-                "path": f"{srv.base}adv-headers",
+                "path": f"{jp_base_url}adv-headers",
                 "body": "abc",
                 "headers": {
                     "Content-Length": "999",
@@ -173,21 +181,22 @@ async def test_inner_requests_carry_only_allowlisted_headers(srv: Any, open_brid
         names = {k.lower() for k, _ in headers}
         assert names == allowed, names
         values = dict((k.lower(), v) for k, v in headers)
-        assert values["host"] == f"127.0.0.1:{srv.port}"
+        assert values["host"] == f"127.0.0.1:{jp_http_port}"
         assert values["authorization"] == f"token {SECRET}"
         assert not any(k.lower() == "set-cookie" for k in reply.headers)
     assert dict((k.lower(), v) for k, v in put.json()["headers"])["content-length"] == "3"
     assert put.json()["body"] == "abc"
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_cookie_socket_carries_cookie_and_xsrf_only(
-    srv: Any, open_bridge: Any, jp_fetch: Any
+    jp_base_url: str, bridge_app: Any, open_bridge: Any, jp_fetch: Any
 ) -> None:
     """The original's cookie flow (ColabBridge.allow_cookie_auth on): cookie and _xsrf only.
 
     From the adversarial tests (issue 3).
     """
-    srv.bridge.allow_cookie_auth = True
+    bridge_app.allow_cookie_auth = True
     response = await jp_fetch("api", "status")
     cookies = response.headers.get_list("Set-Cookie")
     login = next(c for c in cookies if c.startswith("username-")).split(";", 1)[0]
@@ -196,19 +205,20 @@ async def test_cookie_socket_carries_cookie_and_xsrf_only(
         token=None,
         headers={"Cookie": cookie, "X-Forwarded-For": "6.6.6.6", "X-XSRFToken": "page-sent"},
     )
-    post = await client.request("POST", f"{srv.base}adv-headers", body="x")
+    post = await client.request("POST", f"{jp_base_url}adv-headers", body="x")
     headers = dict((k.lower(), v) for k, v in post.json()["headers"])
     assert set(headers) == {"host", "cookie", "x-xsrftoken", "content-length"}
     assert headers["cookie"] == cookie and headers["x-xsrftoken"] == "2|aa|bb|1"
-    get = await client.request("GET", f"{srv.base}adv-headers")
+    get = await client.request("GET", f"{jp_base_url}adv-headers")
     assert {k.lower() for k, _ in get.json()["headers"]} == {"host", "cookie"}
 
 
-async def test_replies_never_carry_set_cookie(srv: Any, open_bridge: Any) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_replies_never_carry_set_cookie(jp_base_url: str, open_bridge: Any) -> None:
     """From the adversarial tests (issue 3)."""
     client = await open_bridge()
     for path in ("adv-headers", "api/status", "login", "adv-redirect?to=/x"):
-        reply = await client.request("GET", f"{srv.base}{path}")
+        reply = await client.request("GET", f"{jp_base_url}{path}")
         assert not any(k.lower() == "set-cookie" for k in reply.headers), (path, reply.headers)
         assert "should-not-reach-the-page" not in json.dumps(reply.headers)
 

@@ -20,7 +20,7 @@ from jupyter_colab_bridge.protocol.kernel_map import (
     request_kind,
     validate_map,
 )
-from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect, install_kernelspec
+from tests.helpers.bridge_client import COLAB_ORIGIN, install_kernelspec
 
 SESSION = {"path": "nb.ipynb", "type": "notebook", "name": "nb.ipynb"}
 
@@ -62,9 +62,9 @@ def running_name(serverapp: Any, kernel_id: str) -> str:
 
 
 async def test_tunnel_session_gets_mapped_kernel(
-    url: Any, jp_base_url: str, jp_serverapp: Any
+    open_bridge: Any, jp_base_url: str, jp_serverapp: Any
 ) -> None:
-    client = BridgeClient(await connect(url()))
+    client = await open_bridge()
     reply = await client.request("POST", f"{jp_base_url}api/sessions", body=session_body())
     assert reply.status == 201, reply.body
     model = reply.json()
@@ -90,8 +90,10 @@ async def test_direct_kernel_post_and_default_name(fetch: Any, token: str) -> No
     assert json.loads(unnamed.body)["name"] == "other"
 
 
-async def test_tunnel_patch_session_changes_to_mapped_kernel(url: Any, jp_base_url: str) -> None:
-    client = BridgeClient(await connect(url()))
+async def test_tunnel_patch_session_changes_to_mapped_kernel(
+    open_bridge: Any, jp_base_url: str
+) -> None:
+    client = await open_bridge()
     created = await client.request("POST", f"{jp_base_url}api/sessions", body=session_body("echo"))
     assert created.status == 201, created.body
     assert created.json()["kernel"]["name"] == "echo"  # not in the map: as asked
@@ -122,8 +124,8 @@ async def test_kernel_with_a_provisioner(
 # -- other clients are left alone -----------------------------------------------
 
 
-async def test_script_through_tunnel_is_left_alone(url: Any, jp_base_url: str) -> None:
-    client = BridgeClient(await connect(url(), origin=None))
+async def test_script_through_tunnel_is_left_alone(open_bridge: Any, jp_base_url: str) -> None:
+    client = await open_bridge(origin=None)
     reply = await client.request("POST", f"{jp_base_url}api/sessions", body=session_body())
     assert reply.status == 201, reply.body
     assert reply.json()["kernel"]["name"] == "python3"
@@ -148,7 +150,7 @@ async def test_jupyterlab_and_scripts_are_left_alone(
 
 @pytest.mark.parametrize("kernel_map", [{"python3": "nowhere"}])
 async def test_missing_target_is_a_readable_error_both_ways(
-    fetch: Any, url: Any, jp_base_url: str, token: str, server_log: Any
+    fetch: Any, open_bridge: Any, jp_base_url: str, token: str, server_log: Any
 ) -> None:
     response = await fetch("api/sessions", "POST", page_headers(token), session_body())
     assert response.code == 501
@@ -159,7 +161,7 @@ async def test_missing_target_is_a_readable_error_both_ways(
     assert error["reason"] == "kernel nowhere not found"
     assert "nowhere" in server_log.text()
 
-    client = BridgeClient(await connect(url()))
+    client = await open_bridge()
     reply = await client.request("POST", f"{jp_base_url}api/kernels", body='{"name": "python3"}')
     assert reply.status == 501
     assert reply.json()["message"] == error["message"]
@@ -192,12 +194,12 @@ async def test_start_up_names_targets_and_warns_about_missing(
 
 
 async def test_bad_body_gets_the_servers_own_error(
-    fetch: Any, token: str, url: Any, jp_base_url: str
+    fetch: Any, token: str, open_bridge: Any, jp_base_url: str
 ) -> None:
     response = await fetch("api/sessions", "POST", page_headers(token), "{not json")
     assert response.code == 400
     assert "Invalid JSON" in json.loads(response.body)["message"]
-    client = BridgeClient(await connect(url()))
+    client = await open_bridge()
     reply = await client.request("POST", f"{jp_base_url}api/sessions", body='["python3"]')
     assert reply.status in (400, 500), reply.body  # jupyter_server's answer to a non-object
     status = await client.request("GET", f"{jp_base_url}api/status")

@@ -35,7 +35,7 @@ from jupyter_colab_bridge.server.tunnel import (
     TunnelCredentials,
     TunnelLimits,
 )
-from tests.helpers.bridge_client import BridgeClient, connect
+from tests.helpers.bridge_client import connected
 
 BODY = os.urandom(LARGE_FRAME_CHARS)
 B64 = base64.b64encode(BODY).decode()
@@ -145,8 +145,8 @@ async def test_tunnel_takes_bytes_and_reads_on_after_the_parse() -> None:
     assert reply == BODY
 
 
-async def test_large_upload_through_the_socket(url: Any, jp_base_url: str) -> None:
-    client = BridgeClient(await connect(url()))
+async def test_large_upload_through_the_socket(open_bridge: Any, jp_base_url: str) -> None:
+    client = await open_bridge()
     content = base64.b64encode(BODY).decode()
     body = json.dumps({"type": "file", "format": "base64", "content": content})
     path = f"{jp_base_url}api/contents/large.bin"
@@ -154,42 +154,39 @@ async def test_large_upload_through_the_socket(url: Any, jp_base_url: str) -> No
     assert saved.status == 201
     got = await client.request("GET", f"{path}?type=file&format=base64")
     assert base64.b64decode(got.json()["content"]) == BODY
-    client.ws.close()
 
 
 async def test_large_bad_base64_gets_400_and_the_socket_serves_on(
-    url: Any, jp_base_url: str
+    open_bridge: Any, jp_base_url: str
 ) -> None:
-    client = BridgeClient(await connect(url()))
+    client = await open_bridge()
     bad = await client.request("POST", f"{jp_base_url}api/status", body_base64="!" + B64)
     assert (bad.status, bad.status_text) == (
         400,
         'Invalid request. "body_base64" is not valid base64.',
     )
     assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
-    client.ws.close()
 
 
 async def test_large_frame_not_utf8_closes_with_1007(
-    url: Any, jp_base_url: str, server_log: Any
+    url: Any, jp_base_url: str, server_log: Any, open_bridge: Any
 ) -> None:
-    ws = await connect(url())
-    data = json.dumps(
-        {
-            "message_id": "u",
-            "method": "POST",
-            "path": f"{jp_base_url}api/status",
-            "body_base64": B64,
-        }
-    ).encode()
-    assert ws.protocol is not None
-    ws.protocol._write_frame(True, TEXT_OPCODE, data.replace(b'"u"', b'"\xff"'))
-    assert await ws.read_message() is None
-    assert (ws.close_code, ws.close_reason) == (1007, "The frame is not valid UTF-8 text.")
-    assert "closing a tunnel socket: The frame is not valid UTF-8 text." in server_log.text()
-    other = BridgeClient(await connect(url()))
-    assert (await other.request("GET", f"{jp_base_url}api/status")).status == 200
-    other.ws.close()
+    async with connected(url()) as ws:
+        data = json.dumps(
+            {
+                "message_id": "u",
+                "method": "POST",
+                "path": f"{jp_base_url}api/status",
+                "body_base64": B64,
+            }
+        ).encode()
+        assert ws.protocol is not None
+        ws.protocol._write_frame(True, TEXT_OPCODE, data.replace(b'"u"', b'"\xff"'))
+        assert await ws.read_message() is None
+        assert (ws.close_code, ws.close_reason) == (1007, "The frame is not valid UTF-8 text.")
+        assert "closing a tunnel socket: The frame is not valid UTF-8 text." in server_log.text()
+        other = await open_bridge()
+        assert (await other.request("GET", f"{jp_base_url}api/status")).status == 200
 
 
 class BodyHandler(web.RequestHandler):

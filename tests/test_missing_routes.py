@@ -12,7 +12,7 @@ from typing import Any
 
 from jupyter_colab_bridge.protocol.missing_routes import printable, route_template
 from jupyter_colab_bridge.server.missing_routes import MissingRouteReporter
-from tests.helpers.bridge_client import COLAB_ORIGIN, BridgeClient, connect
+from tests.helpers.bridge_client import COLAB_ORIGIN
 
 MARK = "which this server does not serve"
 
@@ -26,9 +26,9 @@ def reported(server_log: Any) -> list[str]:
 
 
 async def test_tunnel_reports_a_missing_route_once(
-    url: Any, jp_base_url: str, server_log: Any, token: str
+    open_bridge: Any, jp_base_url: str, server_log: Any, token: str
 ) -> None:
-    client = BridgeClient(await connect(url()))
+    client = await open_bridge()
     for kernel in ("0f8e2d4c-aaaa-bbbb-cccc-1234567890ab", "1f8e2d4c-aaaa-bbbb-cccc-1234567890ab"):
         reply = await client.request("GET", f"{jp_base_url}api/colab/new-thing/{kernel}?x=1")
         assert reply.status == 404
@@ -60,12 +60,12 @@ async def test_direct_reports_missing_route_and_method(
 
 
 async def test_missing_files_and_notebooks_are_not_reported(
-    fetch: Any, token: str, url: Any, jp_base_url: str, server_log: Any
+    fetch: Any, token: str, open_bridge: Any, jp_base_url: str, server_log: Any
 ) -> None:
     page = {"Origin": COLAB_ORIGIN}
     assert (await fetch(f"api/contents/nope.ipynb?token={token}", headers=page)).code == 404
     assert (await fetch(f"files/nope.txt?token={token}", headers=page)).code == 404
-    client = BridgeClient(await connect(url()))
+    client = await open_bridge()
     reply = await client.request(
         "GET", f"{jp_base_url}api/kernels/0f8e2d4c-aaaa-bbbb-cccc-1234567890ab"
     )
@@ -74,11 +74,11 @@ async def test_missing_files_and_notebooks_are_not_reported(
 
 
 async def test_other_clients_are_not_reported(
-    fetch: Any, token: str, url: Any, jp_base_url: str, server_log: Any
+    fetch: Any, token: str, open_bridge: Any, jp_base_url: str, server_log: Any
 ) -> None:
     script = {"Authorization": f"token {token}"}
     assert (await fetch("api/colab/unknown", headers=script)).code == 404
-    client = BridgeClient(await connect(url(), origin=None))
+    client = await open_bridge(origin=None)
     assert (await client.request("GET", f"{jp_base_url}api/colab/unknown")).status == 404
     assert reported(server_log) == []
 

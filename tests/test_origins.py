@@ -1,24 +1,39 @@
-"""Who may open the bridge's sockets: the Origin and Host of the handshake.
+"""Who may open the bridge's sockets, and which origins a server may be set to allow.
 
-Bad origins (and the legacy Sec-WebSocket-Origin, repeated Origin headers)
-are refused with 403 on every endpoint and logged; without an Origin a
-script needs credentials; a Host that is not local is refused (DNS
+The handshake: bad origins (and the legacy Sec-WebSocket-Origin, repeated
+Origin headers) are refused with 403 on every endpoint and logged; without an
+Origin a script needs credentials; a Host that is not local is refused (DNS
 rebinding), and a forged local Host reaches nothing else (docs/protocol.md
-section 4).
+section 4). Origins are compared in the form browsers send (lower-case scheme
+and host), so an upper-case host is refused.
+
+The settings: an allowlist or pattern that lets in any origin, an unrelated
+real-world origin or, through an unescaped ``.``, a name anyone can register,
+stops the server with the reason, as does any other setting it refuses to
+start with (jupyter_server would only log a warning and serve the defaults).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
+from jupyter_colab_bridge.protocol.origins import (
+    UNRELATED_ORIGINS,
+    OriginConfigError,
+    OriginPolicy,
+    compile_origin_pattern,
+)
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
     BridgeClient,
     connect,
+    connected,
+    handshake_status,
     wait_closed,
 )
 from tests.helpers.cases import (
@@ -32,6 +47,7 @@ from tests.helpers.probes import (
     Listener,
     raw_handshake_status,
 )
+from tests.helpers.servers import start_or_exit
 
 
 @pytest.fixture
@@ -81,8 +97,10 @@ BAD_ORIGIN_CASES = [
 @pytest.mark.parametrize(("way", "headers"), BAD_ORIGIN_CASES)
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("with_token", [True, False])
+@pytest.mark.usefixtures("probe_routes")
 async def test_bad_origins_refused_403_on_every_endpoint(
-    srv: Any,
+    url: Any,
+    jp_http_port: int,
     endpoint: str,
     with_token: bool,
     way: str,
@@ -95,17 +113,21 @@ async def test_bad_origins_refused_403_on_every_endpoint(
     """
     token = SECRET if with_token else None
     if way == "raw":
-        assert await raw_handshake_status(srv, endpoint, token, headers) == 403, headers
+        assert await raw_handshake_status(url, jp_http_port, endpoint, token, headers) == 403, (
+            headers
+        )
         assert (
-            await raw_handshake_status(srv, endpoint, SECRET, [("Origin", COLAB_ORIGIN)]) == 101
+            await raw_handshake_status(
+                url, jp_http_port, endpoint, SECRET, [("Origin", COLAB_ORIGIN)]
+            )
+            == 101
         ), "the raw probe works"
     else:
         kwargs: dict[str, Any] = (
             {"origin": headers[0][1]} if way == "origin" else {"headers": dict(headers)}
         )
-        with pytest.raises(HTTPClientError) as e:
-            await connect(srv.url(endpoint, token=token), **kwargs)
-        assert e.value.code == 403, headers
+        status = await handshake_status(url(endpoint, token=token), **kwargs)
+        assert status == 403, headers
     refusals = [
         r for r in server_log.records if "refused a WebSocket from origin" in r.getMessage()
     ]
@@ -113,17 +135,19 @@ async def test_bad_origins_refused_403_on_every_endpoint(
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-async def test_no_origin_needs_credentials(srv: Any, sockets: list[Any], endpoint: str) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_no_origin_needs_credentials(
+    url: Any, jp_base_url: str, sockets: list[Any], endpoint: str
+) -> None:
     """From the adversarial tests (issue 3)."""
-    with pytest.raises(HTTPClientError) as e:
-        await connect(srv.url(endpoint, token=None), origin=None)
-    assert e.value.code == 403
+    status = await handshake_status(url(endpoint, token=None), origin=None)
+    assert status == 403
     ws = await connect(
-        srv.url(endpoint, token=None), origin=None, headers={"Authorization": f"token {SECRET}"}
+        url(endpoint, token=None), origin=None, headers={"Authorization": f"token {SECRET}"}
     )
     sockets.append(ws)
     if endpoint == MAIN:
-        assert (await BridgeClient(ws).request("GET", f"{srv.base}api/status")).status == 200
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
     elif endpoint == DIAGNOSE:
         ws.write_message("1")
         assert json.loads(await ws.read_message())["message_id"] == "1"
@@ -134,35 +158,229 @@ async def test_no_origin_needs_credentials(srv: Any, sockets: list[Any], endpoin
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-async def test_non_local_host_refused(srv: Any, endpoint: str) -> None:
+@pytest.mark.usefixtures("probe_routes")
+async def test_non_local_host_refused(url: Any, jp_http_port: int, endpoint: str) -> None:
     """From the adversarial tests (issue 3)."""
-    for host in ("evil.example", f"evil.example:{srv.port}", "rebind.attacker.test:80"):
-        with pytest.raises(HTTPClientError) as e:
-            await connect(srv.url(endpoint, auth_host=host), headers={"Host": host})
-        assert e.value.code == 403
+    for host in ("evil.example", f"evil.example:{jp_http_port}", "rebind.attacker.test:80"):
+        status = await handshake_status(url(endpoint, auth_host=host), headers={"Host": host})
+        assert status == 403
 
 
+@pytest.mark.usefixtures("probe_routes")
 async def test_forged_local_host_reaches_nothing_there(
-    srv: Any, sockets: list[Any], listener: Listener
+    url: Any, jp_base_url: str, jp_http_port: int, sockets: list[Any], listener: Listener
 ) -> None:
     """From the adversarial tests (issue 3)."""
     forged = f"127.0.0.1:{listener.port}"
     # The auth URL matches the forged Host (as a rebinding page would make it): the token is
     # checked in-process and nothing is contacted.
-    ws = await connect(srv.url(MAIN, auth_host=forged), headers={"Host": forged})
+    ws = await connect(url(MAIN, auth_host=forged), headers={"Host": forged})
     sockets.append(ws)
     client = BridgeClient(ws)
-    echo = await client.request("GET", f"{srv.base}adv-headers")
+    echo = await client.request("GET", f"{jp_base_url}adv-headers")
     assert echo.status == 200
     hosts = [v for k, v in echo.json()["headers"] if k.lower() == "host"]
-    assert hosts == [f"127.0.0.1:{srv.port}"]
-    assert (await client.request("GET", f"{srv.base}api/status")).status == 200
-    relay = await connect(srv.url(RELAY, auth_host=forged), headers={"Host": forged})
+    assert hosts == [f"127.0.0.1:{jp_http_port}"]
+    assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
+    relay = await connect(url(RELAY, auth_host=forged), headers={"Host": forged})
     sockets.append(relay)
-    assert json.loads(await relay.read_message())["host"] == f"127.0.0.1:{srv.port}"
+    assert json.loads(await relay.read_message())["host"] == f"127.0.0.1:{jp_http_port}"
     ws2 = await connect(
-        srv.url(MAIN, token=None), headers={"Host": forged, "Authorization": f"token {SECRET}"}
+        url(MAIN, token=None), headers={"Host": forged, "Authorization": f"token {SECRET}"}
     )
     sockets.append(ws2)
-    assert (await BridgeClient(ws2).request("GET", f"{srv.base}api/status")).status == 200
+    assert (await BridgeClient(ws2).request("GET", f"{jp_base_url}api/status")).status == 200
     assert listener.connections() == 0
+
+
+# --------------------------------------------------------------------------------------
+# -- Origin patterns and origin comparison (issue 16, findings 4 and 5c).
+#
+# A pattern that also lets in a real-world unrelated origin (any ``.com``, any
+# ``github.io`` page, any IPv6 literal) stops the server, naming the pattern;
+# so does an unescaped ``.`` between host labels, which matches any character
+# (``https://colab.research.google.com`` also matches
+# ``https://colabXresearch.google.com``, a name anyone can register). Origins
+# are compared in the form browsers send (lower-case scheme and host), so an
+# upper-case host is refused.
+# (These tests were tests/test_origin_patterns.py.)
+# --------------------------------------------------------------------------------------
+LOOSE = [
+    r"https://.+\.com",
+    r"https://.*\.github\.io",
+    r"https?://\[.*\]",
+    r"https://[a-z]+\.app",
+    r"https://[a-z0-9-]+\.io",
+]
+UNESCAPED_DOT = [
+    ("https://colab.research.google.com", "https://colabXresearch.google.com"),
+    ("https://app.example.com", "https://appXexample.com"),
+    (r"https://app\.example.com", "https://app.exampleXcom"),
+    (r"https://[a-z]+.example\.com", "https://wwwXexample.com"),
+    (r"http://localhost:\d+|https://app.example\.com", "https://appXexample.com"),
+    (r"https://(app|www).example\.com", "https://appXexample.com"),
+]
+ORDINARY = [
+    r"http://localhost:\d+",
+    r"https://[a-z0-9-]+\.colab\.example\.com",
+    r"https://colab\.research\.google\.com",
+    r"http://127\.0\.0\.1:(5173|8080)",
+    r"https://colab\.(research\.)?google\.com",
+    r"https://[a-z0-9-]+\.colab\.example\.com(:\d+)?",
+]
+
+
+def test_sample_holds_real_world_shapes() -> None:
+    hosts = " ".join(UNRELATED_ORIGINS)
+    for shape in (".com", ".io", ".app", ".github.io", "://["):
+        assert shape in hosts, shape
+
+
+@pytest.mark.parametrize("pattern", LOOSE)
+def test_loose_patterns_are_refused(pattern: str) -> None:
+    with pytest.raises(OriginConfigError) as e:
+        compile_origin_pattern(pattern)
+    assert repr(pattern) in str(e.value)
+    assert "unrelated origin" in str(e.value)
+
+
+@pytest.mark.parametrize(("pattern", "also"), UNESCAPED_DOT)
+def test_unescaped_dot_between_labels_is_refused(pattern: str, also: str) -> None:
+    import re
+
+    assert re.fullmatch(pattern, also), "the probe: the pattern really lets it in"
+    with pytest.raises(OriginConfigError) as e:
+        compile_origin_pattern(pattern)
+    message = str(e.value)
+    assert repr(pattern) in message
+    assert r"'\.'" in message and "allowed_origins" in message
+
+
+@pytest.mark.parametrize("pattern", ORDINARY)
+def test_ordinary_patterns_start(pattern: str) -> None:
+    """Also the first security review's accepted patterns (issue 12)."""
+    compile_origin_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"https://.+\.com", "https://colab.research.google.com", r"https?://\[.*\]"]
+)
+def test_loose_pattern_stops_the_server(tmp_path: Path, pattern: str) -> None:
+    code, log = start_or_exit(tmp_path, f"--ColabBridge.allowed_origin_patterns={pattern}")
+    assert code == 1, log[-2000:]
+    assert "Not starting" in log and repr(pattern) in log
+
+
+def test_ordinary_pattern_starts_the_server(tmp_path: Path) -> None:
+    code, log = start_or_exit(
+        tmp_path, r"--ColabBridge.allowed_origin_patterns=https://colab\.research\.google\.com"
+    )
+    assert code is None, log[-2000:]
+
+
+# -- 5c: origins in the form browsers send ------------------------------------------
+UPPER = ["https://COLAB.research.google.com", "HTTPS://colab.research.google.com"]
+
+
+@pytest.mark.parametrize("origin", UPPER)
+def test_policy_refuses_upper_case(origin: str) -> None:
+    policy = OriginPolicy([COLAB_ORIGIN], [r"https://[a-z]+\.example\.com"])
+    assert policy.allows(COLAB_ORIGIN)
+    assert not policy.allows(origin)
+    assert not policy.allows("https://APP.example.com")
+
+
+def test_configured_entry_is_lower_cased() -> None:
+    assert OriginPolicy(["https://COLAB.Research.Google.com"]).allows(COLAB_ORIGIN)
+
+
+@pytest.mark.parametrize("origin", UPPER)
+async def test_upper_case_origin_is_refused_live(
+    url: Any, fetch: Any, token: str, origin: str, server_log: Any, jp_base_url: str
+) -> None:
+    status = await handshake_status(url(), origin=origin)
+    assert status == 403
+    assert "an origin that is not allowed" in server_log.text()
+    response = await fetch(
+        f"api/status?token={quote(token, safe='')}",
+        headers={"Origin": origin, "Sec-Fetch-Mode": "cors"},
+    )
+    # Not the bridge's credentialed CORS (jupyter_server itself echoes the origin
+    # of any token-authenticated request, without credentials).
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    preflight = await fetch(
+        "api/status", "OPTIONS", {"Origin": origin, "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.code != 204 and "Access-Control-Allow-Origin" not in preflight.headers
+    # Colab's real origin keeps working.
+    async with connected(url()) as ws:
+        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
+
+
+# --------------------------------------------------------------------------------------
+# -- Settings the server refuses to start with: it stops, with the reason, instead of
+# serving the bridge with its defaults (jupyter_server would only log a warning).
+# (These tests were tests/test_config_validation.py.)
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ("--ColabBridge.allowed_origins=*", "'*' is not allowed in ColabBridge.allowed_origins"),
+        ("--ColabBridge.allowed_origins=", "an empty origin is not allowed"),
+        ("--ColabBridge.allowed_origin_patterns=.*", "matches an empty or 'null' origin"),
+        ("--ColabBridge.max_connections=0", "ColabBridge.max_connections must be at least 1"),
+    ],
+)
+def test_bad_config_refuses_to_start(tmp_path: Any, arg: str, message: str) -> None:
+    """jupyter_server would log a warning and serve the bridge with its defaults: we stop.
+
+    From the adversarial tests (issue 3).
+    """
+    code, log = start_or_exit(tmp_path, arg)
+    assert code not in (None, 0), log[-2000:]
+    assert message in log
+    assert "is running at" not in log
+
+
+def test_bad_config_file_refuses_to_start(tmp_path: Any) -> None:
+    """From the adversarial tests (issue 3)."""
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "jupyter_server_config.py").write_text(
+        "c.ColabBridge.allowed_origins = ['https://colab.research.google.com', '*']\n"
+    )
+    code, log = start_or_exit(tmp_path)
+    assert code not in (None, 0), log[-2000:]
+    assert "Colab bridge: invalid configuration: '*' is not allowed" in log
+    assert "is running at" not in log
+
+
+def test_good_config_starts(tmp_path: Any) -> None:
+    """The probe itself: a valid allowlist starts (and is stopped by the helper).
+
+    From the adversarial tests (issue 3).
+    """
+    code, log = start_or_exit(
+        tmp_path, "--ColabBridge.allowed_origins=https://colab.research.google.com"
+    )
+    assert code is None, log[-2000:]
+    assert "Colab local runtime bridge" in log
+
+
+ALLOW_ALL = ["https?://.+", "[^n].*", "https://.*", r"https?://[^/]+:\d+", "(?s).+", ".+"]
+
+
+@pytest.mark.parametrize("pattern", ALLOW_ALL)
+def test_allow_all_patterns_are_refused(pattern: str) -> None:
+    """From the first security review (issue 12)."""
+    with pytest.raises(OriginConfigError) as e:
+        compile_origin_pattern(pattern)
+    assert repr(pattern) in str(e.value)
+
+
+@pytest.mark.parametrize("pattern", ["https?://.+", "[^n].*"])
+def test_allow_all_pattern_stops_the_server(tmp_path: Path, pattern: str) -> None:
+    """From the first security review (issue 12)."""
+    code, log = start_or_exit(tmp_path, f"--ColabBridge.allowed_origin_patterns={pattern}")
+    assert code not in (0, None), log[-2000:]
+    assert repr(pattern) in log and "Not starting" in log, log[-2000:]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from typing import Any, ClassVar
 
 import pytest
 from tornado import websocket
-from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.server.base import extension_app
 from tests.helpers.bridge_client import (
@@ -17,13 +15,17 @@ from tests.helpers.bridge_client import (
     BridgeClient,
     KernelChannel,
     connect,
+    connected,
+    handshake_status,
     start_kernel,
     wait_closed,
 )
+from tests.helpers.probes import until
 
 
-async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:
-    client = BridgeClient(await connect(url(params={"min_version": "0.0.7"})))
+async def start_session(open_bridge: Any, jp_base_url: str) -> tuple[BridgeClient, dict[str, Any]]:
+    """A bridge socket (the ``open_bridge`` fixture) and a new notebook session."""
+    client = await open_bridge(params={"min_version": "0.0.7"})
     body = {"path": "colab.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
     reply = await client.request("POST", f"{jp_base_url}api/sessions", body=json.dumps(body))
     assert reply.status == 201, reply.body
@@ -32,77 +34,74 @@ async def start_session(url: Any, jp_base_url: str) -> tuple[BridgeClient, dict[
 
 @pytest.mark.parametrize("subprotocols", [[KERNEL_SUBPROTOCOL], None])
 async def test_colab_like_session(
-    url: Any, jp_base_url: str, subprotocols: list[str] | None
+    url: Any, open_bridge: Any, jp_base_url: str, subprotocols: list[str] | None
 ) -> None:
-    client, session = await start_session(url, jp_base_url)
+    client, session = await start_session(open_bridge, jp_base_url)
     kernel_id = session["kernel"]["id"]
-    ws = await connect(
+    async with connected(
         url(
             f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels",
             params={"session_id": session["id"]},
         ),
         subprotocols=subprotocols,
-    )
-    assert ws.selected_subprotocol == (KERNEL_SUBPROTOCOL if subprotocols else None)
-    kernel = KernelChannel(ws)
-    stdout, reply, _ = await kernel.execute("print(6*7)")
-    assert stdout == "42\n" and reply["status"] == "ok"
-    ws.close()
+    ) as ws:
+        assert ws.selected_subprotocol == (KERNEL_SUBPROTOCOL if subprotocols else None)
+        kernel = KernelChannel(ws)
+        stdout, reply, _ = await kernel.execute("print(6*7)")
+        assert stdout == "42\n" and reply["status"] == "ok"
     deleted = await client.request("DELETE", f"{jp_base_url}api/sessions/{session['id']}")
     assert deleted.status == 204
-    client.ws.close()
 
 
-async def test_kernel_socket_has_tcp_nodelay(url: Any, jp_base_url: str, jp_serverapp: Any) -> None:
-    client, session = await start_session(url, jp_base_url)
-    ws = await connect(
+async def test_kernel_socket_has_tcp_nodelay(
+    url: Any, open_bridge: Any, jp_base_url: str, jp_serverapp: Any
+) -> None:
+    _client, session = await start_session(open_bridge, jp_base_url)
+    async with connected(
         url(f"http_over_websocket/proxied_ws/api/kernels/{session['kernel']['id']}/channels"),
         subprotocols=[KERNEL_SUBPROTOCOL],
-    )
-    await KernelChannel(ws).execute("1")
-    local_port = ws.protocol.stream.socket.getsockname()[1]
-    found = []
-    for handler in list(extension_app(jp_serverapp.web_app.settings).open_connections):
-        sock = handler.ws_connection.stream.socket
-        if sock.getpeername()[1] == local_port:
-            found.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-    assert found and all(found)
-    ws.close()
-    client.ws.close()
+    ) as ws:
+        await KernelChannel(ws).execute("1")
+        local_port = ws.protocol.stream.socket.getsockname()[1]
+        found = []
+        for handler in list(extension_app(jp_serverapp.web_app.settings).open_connections):
+            sock = handler.ws_connection.stream.socket
+            if sock.getpeername()[1] == local_port:
+                found.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        assert found and all(found)
 
 
-async def test_kernel_channels_need_credentials(url: Any, jp_base_url: str) -> None:
-    client, session = await start_session(url, jp_base_url)
+async def test_kernel_channels_need_credentials(
+    url: Any, open_bridge: Any, jp_base_url: str
+) -> None:
+    _client, session = await start_session(open_bridge, jp_base_url)
     path = f"http_over_websocket/proxied_ws/api/kernels/{session['kernel']['id']}/channels"
     for bad in (url(path, token=None), url(path, token="wrong")):
-        with pytest.raises(HTTPClientError) as e:
-            await connect(bad, subprotocols=[KERNEL_SUBPROTOCOL])
-        assert e.value.code == 403
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(path), origin="https://evil.example")
-    assert e.value.code == 403
-    client.ws.close()
+        status = await handshake_status(bad, subprotocols=[KERNEL_SUBPROTOCOL])
+        assert status == 403
+    status = await handshake_status(url(path), origin="https://evil.example")
+    assert status == 403
 
 
 async def test_unknown_kernel_completes_handshake_then_closes_404(url: Any) -> None:
-    ws = await connect(
+    async with connected(
         url(
             "http_over_websocket/proxied_ws/api/kernels/00000000-0000-0000-0000-000000000000/channels"
         ),
         subprotocols=[KERNEL_SUBPROTOCOL, "other"],
-    )
-    assert ws.selected_subprotocol == KERNEL_SUBPROTOCOL
-    code, reason = await wait_closed(ws)
-    assert code == 404 and "00000000-0000-0000-0000-000000000000" in (reason or "")
+    ) as ws:
+        assert ws.selected_subprotocol == KERNEL_SUBPROTOCOL
+        code, reason = await wait_closed(ws)
+        assert code == 404 and "00000000-0000-0000-0000-000000000000" in (reason or "")
 
 
 async def test_unknown_path_closes_404(url: Any) -> None:
-    ws = await connect(
+    async with connected(
         url("http_over_websocket/proxied_ws/api/no/such/socket"), subprotocols=["p1", "p2"]
-    )
-    assert ws.selected_subprotocol == "p1"
-    code, _ = await wait_closed(ws)
-    assert code == 404
+    ) as ws:
+        assert ws.selected_subprotocol == "p1"
+        code, _ = await wait_closed(ws)
+        assert code == 404
 
 
 # -- the generic relay, against a test-only WebSocket on the same server ------------
@@ -143,44 +142,39 @@ def echo_route(jp_serverapp: Any, jp_base_url: str) -> str:
 
 
 async def test_relay_keeps_frame_types_subprotocol_and_query(url: Any, echo_route: str) -> None:
-    ws = await connect(
+    async with connected(
         url(echo_route, params={"a": "1", "min_version": "0.0.7"}),
         subprotocols=["echo.v1", "echo.v2"],
-    )
-    assert ws.selected_subprotocol == "echo.v2"
-    hello = json.loads(await ws.read_message())
-    assert hello == {"auth": "token ", "origin": None, "query": "a=1"}
-    ws.write_message("text ✓")
-    assert await ws.read_message() == "text ✓"
-    blob = bytes(range(256)) * 100
-    ws.write_message(blob, binary=True)
-    assert await ws.read_message() == blob
-    ws.write_message("close please")
-    assert await wait_closed(ws) == (4321, "asked to close")
+    ) as ws:
+        assert ws.selected_subprotocol == "echo.v2"
+        hello = json.loads(await ws.read_message())
+        assert hello == {"auth": "token ", "origin": None, "query": "a=1"}
+        ws.write_message("text ✓")
+        assert await ws.read_message() == "text ✓"
+        blob = bytes(range(256)) * 100
+        ws.write_message(blob, binary=True)
+        assert await ws.read_message() == blob
+        ws.write_message("close please")
+        assert await wait_closed(ws) == (4321, "asked to close")
 
 
 async def test_relay_passes_page_close_upstream(url: Any, echo_route: str) -> None:
-    ws = await connect(url(echo_route))
-    await ws.read_message()
-    ws.close(4000, "page closed")
-    for _ in range(100):
-        if EchoSocket.closed_with:
-            break
-        await asyncio.sleep(0.05)
-    assert EchoSocket.closed_with == [(4000, "page closed")]
+    async with connected(url(echo_route)) as ws:
+        await ws.read_message()
+        ws.close(4000, "page closed")
+        assert await until(lambda: bool(EchoSocket.closed_with))
+        assert EchoSocket.closed_with == [(4000, "page closed")]
 
 
 async def test_relay_refused_without_credentials(url: Any, echo_route: str) -> None:
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(echo_route, token=None))
-    assert e.value.code == 403
+    status = await handshake_status(url(echo_route, token=None))
+    assert status == 403
 
 
 @pytest.mark.parametrize("path", ["..%2F..%2Fetc", "http_over_websocket/diagnose", "a%5Cb"])
 async def test_bad_proxied_paths_refused(url: Any, path: str) -> None:
-    with pytest.raises(HTTPClientError) as e:
-        await connect(url(f"http_over_websocket/proxied_ws/{path}"))
-    assert e.value.code in (400, 404)
+    status = await handshake_status(url(f"http_over_websocket/proxied_ws/{path}"))
+    assert status in (400, 404)
 
 
 async def test_refused_kernel_socket_does_not_replace_the_session(
@@ -198,16 +192,16 @@ async def test_refused_kernel_socket_does_not_replace_the_session(
     """
     bridge_app.max_connections = 2
     kernel_id = await start_kernel(jp_fetch)
-    direct = await connect(
+    async with connected(
         f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/kernels/{kernel_id}/channels"
         f"?session_id=same&token={token}",
         origin=None,
-    )
-    sockets.append(direct)
-    sockets.extend([await connect(url()), await connect(url())])  # the limit: 2
-    path = f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels"
-    with pytest.raises(HTTPClientError) as refused:
-        await connect(url(path, params={"session_id": "same"}))
-    assert refused.value.code == 503
-    await asyncio.sleep(0.5)
-    await KernelChannel(direct, session_id="same").ready()  # not closed as "stale"
+    ) as direct:
+        sockets.append(direct)
+        sockets.extend([await connect(url()), await connect(url())])  # the limit: 2
+        path = f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels"
+        status = await handshake_status(url(path, params={"session_id": "same"}))
+        assert status == 503
+        # A close of the session's socket would come before the replies that follow.
+        await KernelChannel(direct, session_id="same").ready()
+        assert direct.close_code is None, "closed as stale"

@@ -27,8 +27,6 @@ from tornado.httpclient import HTTPResponse
 
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
-    BridgeClient,
-    connect,
     open_kernel_channel,
     start_kernel,
 )
@@ -39,6 +37,7 @@ from tests.helpers.fake_nvml import (
     FakeNvml,
     two_gpus,
 )
+from tests.helpers.probes import Hold, until
 
 ALLOWED = COLAB_ORIGIN
 OTHER = "https://evil.example.com"
@@ -234,8 +233,8 @@ async def test_cors_for_colabs_page(fetch: Any, token: str, path: str) -> None:
     assert other.headers.get("Access-Control-Allow-Origin") in (None, OTHER)
 
 
-async def test_through_the_tunnel(url: Any, jp_base_url: str, get: Any) -> None:
-    client = BridgeClient(await connect(url(params={"min_version": "0.0.7"})))
+async def test_through_the_tunnel(open_bridge: Any, jp_base_url: str, get: Any) -> None:
+    client = await open_bridge(params={"min_version": "0.0.7"})
     for path in PATHS:
         reply = await client.request("GET", f"{jp_base_url}{path}")
         assert reply.status == 200
@@ -248,7 +247,6 @@ async def test_through_the_tunnel(url: Any, jp_base_url: str, get: Any) -> None:
             assert model["memory"]["totalBytes"] == direct["memory"]["totalBytes"]
         else:
             assert model == direct
-    client.ws.close()
 
 
 @pytest.mark.parametrize("runtime_config", [{"runtime_api": False}])
@@ -295,17 +293,18 @@ async def kernel_memory(get: Any, kernel_id: str) -> int | None:
 
 
 async def wait_memory(
-    get: Any, kernel_id: str, until: Callable[[int], bool], timeout: float = 60.0
+    get: Any, kernel_id: str, condition: Callable[[int], bool], timeout: float = 60.0
 ) -> int:
-    """Poll until the kernel's figure satisfies ``until``; the figure."""
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = await kernel_memory(get, kernel_id)
-        if seen is not None and until(seen):
-            return seen
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"kernel memory never met the condition; last seen {seen}")
+    """Poll until the kernel's figure satisfies ``condition``; the figure."""
+    seen: list[int | None] = [None]
+
+    async def met() -> bool:
+        seen[0] = await kernel_memory(get, kernel_id)
+        return seen[0] is not None and condition(seen[0])
+
+    assert await until(met, timeout, every=0.25), f"kernel memory never met it: {seen[0]}"
+    assert seen[0] is not None
+    return seen[0]
 
 
 def kernel_pid(jp_serverapp: Any, kernel_id: str) -> int:
@@ -313,11 +312,18 @@ def kernel_pid(jp_serverapp: Any, kernel_id: str) -> int:
 
 
 async def test_kernel_memory_grows_with_its_data(
-    jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str, get: Any
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    token: str,
+    get: Any,
+    sockets: list[Any],
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     assert await wait_memory(get, kernel_id, lambda used: used > 10 * MiB)
     channel = await open_kernel_channel(jp_http_port, jp_base_url, kernel_id, token)
+    sockets.append(channel.ws)
     own = psutil.Process(kernel_pid(jp_serverapp, kernel_id)).memory_info().rss
     before = await wait_memory(get, kernel_id, lambda used: abs(used - own) < 64 * MiB)
     await run(channel, "x = b'x' * (300 * 2**20)")
@@ -325,14 +331,20 @@ async def test_kernel_memory_grows_with_its_data(
     assert grown < before + 450 * MiB
     await run(channel, "del x")
     await wait_memory(get, kernel_id, lambda used: used < before + 100 * MiB)
-    channel.ws.close()
 
 
 async def test_kernel_memory_includes_its_child_processes(
-    jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_base_url: str, token: str, get: Any
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    token: str,
+    get: Any,
+    sockets: list[Any],
 ) -> None:
     kernel_id = await start_kernel(jp_fetch)
     channel = await open_kernel_channel(jp_http_port, jp_base_url, kernel_id, token)
+    sockets.append(channel.ws)
     pid = kernel_pid(jp_serverapp, kernel_id)
     before = await wait_memory(get, kernel_id, lambda used: used > 10 * MiB)
     holder = "import time; x = b'x' * (200 * 2**20); print('ready', flush=True); time.sleep(600)"
@@ -353,17 +365,17 @@ async def test_kernel_memory_includes_its_child_processes(
     finally:
         await run(channel, "child.kill(); child.wait(); child.stdout.close()")
     await wait_memory(get, kernel_id, lambda used: used < before + 100 * MiB)
-    channel.ws.close()
 
 
 async def test_kernel_left_out_once_shut_down(jp_fetch: Any, get: Any) -> None:
     kernel_id = await start_kernel(jp_fetch)
     await wait_memory(get, kernel_id, lambda used: used > 0)
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
-    deadline = time.monotonic() + 30
-    while await kernel_memory(get, kernel_id) is not None:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.25)
+
+    async def gone() -> bool:
+        return await kernel_memory(get, kernel_id) is None
+
+    assert await until(gone, 30, every=0.25), "the shut-down kernel is still listed"
 
 
 # -- GPUs (fake NVML) -------------------------------------------------------------------
@@ -412,18 +424,21 @@ async def test_gpus_nvml_cannot_start(
 # -- cost: off the event loop, shared, reused --------------------------------------------
 
 
-async def assert_loop_free_while_pending(fetch: Any, token: str) -> None:
-    """A resources request that takes ~2 s leaves the server answering api/status at once."""
+async def assert_loop_free_while_pending(fetch: Any, token: str, hold: Hold) -> None:
+    """While a resources collection is held in its thread, the server answers api/status.
+
+    The collection is released only after that answer: had it run on the event
+    loop, neither would come (the hold would time out and the test fail).
+    """
     auth = {"Authorization": f"token {token}"}
     pending = asyncio.ensure_future(fetch("api/colab/resources", headers=auth))
-    await asyncio.sleep(0.3)  # the slow collection has started
-    started = time.monotonic()
+    assert await until(hold.entered.is_set), "the collection never started"
     status = await fetch("api/status", headers=auth)
-    took = time.monotonic() - started
     assert status.code == 200
-    assert took < 1.0, f"api/status took {took:.2f} s while resources were collected"
     assert not pending.done()
+    hold.released.set()
     response = await pending
+    assert hold.released_in_time, "the collection was not released while held"
     assert response.code == 200
     check_resources(parse(response))
 
@@ -433,13 +448,14 @@ async def test_slow_disk_does_not_block_the_server(
     fetch: Any, token: str, monkeypatch: pytest.MonkeyPatch, runtime_config: dict[str, Any]
 ) -> None:
     real = psutil.disk_usage
+    hold = Hold()
 
     def slow_disk_usage(path: str) -> Any:
-        time.sleep(2)
+        hold.block()
         return real(path)
 
     monkeypatch.setattr(psutil, "disk_usage", slow_disk_usage)
-    await assert_loop_free_while_pending(fetch, token)
+    await assert_loop_free_while_pending(fetch, token, hold)
 
 
 @pytest.mark.parametrize("runtime_config", [{"resources_max_age": 0}])
@@ -447,9 +463,9 @@ async def test_slow_gpu_does_not_block_the_server(
     fetch: Any, token: str, monkeypatch: pytest.MonkeyPatch, runtime_config: dict[str, Any]
 ) -> None:
     gpus = two_gpus()
-    gpus[1].delay = 2.0
+    gpus[1].hold = Hold()
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(gpus))
-    await assert_loop_free_while_pending(fetch, token)
+    await assert_loop_free_while_pending(fetch, token, gpus[1].hold)
 
 
 @pytest.mark.parametrize("runtime_config", [{"resources_max_age": 0}])

@@ -44,6 +44,7 @@ from tests.helpers.fake_nvml import (
     MiB,
     two_gpus,
 )
+from tests.helpers.probes import Hold, until
 
 GiB = 2**30
 
@@ -346,9 +347,12 @@ def test_utilization_not_supported_reads_zero(log: logging.Logger) -> None:
 class CountingCollector:
     """Collects nothing real; records where and how often it ran."""
 
-    def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
+    def __init__(
+        self, delay: float = 0.0, error: Exception | None = None, hold: Hold | None = None
+    ) -> None:
         self.delay = delay
         self.error = error
+        self.hold = hold
         self.threads: list[str] = []
         self.kernels: list[Sequence[KernelProcess]] = []
 
@@ -356,6 +360,8 @@ class CountingCollector:
         self.threads.append(threading.current_thread().name)
         self.kernels.append(kernels)
         time.sleep(self.delay)
+        if self.hold is not None:
+            self.hold.block()
         if self.error is not None:
             raise self.error
         n = len(self.threads)
@@ -416,24 +422,29 @@ async def test_failed_collection_reaches_every_caller_then_retries() -> None:
 
 
 async def test_a_caller_that_leaves_does_not_cancel_the_others() -> None:
-    sampler = ResourceSampler(CountingCollector(delay=0.3), list, max_age=0)
+    collector = CountingCollector(hold=Hold())
+    sampler = ResourceSampler(collector, list, max_age=0)
     leaving = asyncio.ensure_future(sampler.get())
     staying = asyncio.ensure_future(sampler.get())
-    await asyncio.sleep(0.05)
+    assert await until(collector.hold.entered.is_set), "the collection never started"
     leaving.cancel()
+    collector.hold.released.set()
     result = await staying
+    assert leaving.cancelled()
     assert result["memory"]["totalBytes"] == 1
     assert sampler.collections == 1
 
 
 async def test_event_loop_runs_while_collecting() -> None:
-    sampler = ResourceSampler(CountingCollector(delay=1.0), list, max_age=0)
+    """The collection is held in its thread until the loop itself releases it."""
+    collector = CountingCollector(hold=Hold())
+    sampler = ResourceSampler(collector, list, max_age=0)
     pending = asyncio.ensure_future(sampler.get())
-    started = time.monotonic()
-    await asyncio.sleep(0.01)
-    assert time.monotonic() - started < 0.5
+    assert await until(collector.hold.entered.is_set), "the collection never started"
     assert not pending.done()
+    collector.hold.released.set()  # only a running loop gets here while it is held
     await pending
+    assert collector.hold.released_in_time
 
 
 def test_server_sampler_reads_real_figures(tmp_path: Any, log: logging.Logger) -> None:

@@ -13,24 +13,16 @@ kernel connection's never-cancelled ``give_up`` timer.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import importlib
 import inspect
 import weakref
 from typing import Any
 
-from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connect
+from tests.helpers.bridge_client import KERNEL_SUBPROTOCOL, BridgeClient, KernelChannel, connected
+from tests.helpers.probes import until
 
 ROUNDS = 3
-
-
-async def until(predicate: Any, seconds: float = 10) -> bool:
-    for _ in range(int(seconds / 0.02)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(predicate())
 
 
 def pinging(handler: Any) -> bool:
@@ -41,11 +33,10 @@ def pinging(handler: Any) -> bool:
 async def open_and_close(url: str, pool: set[Any], **kwargs: Any) -> list[Any]:
     """Open a socket, note its server handler(s), close it; the handlers."""
     before = set(pool)
-    ws = await connect(url, **kwargs)
-    assert await until(lambda: bool(pool - before))
-    handlers = list(pool - before)
-    assert all(pinging(h) for h in handlers)
-    ws.close()
+    async with connected(url, **kwargs):
+        assert await until(lambda: bool(pool - before))
+        handlers = list(pool - before)
+        assert all(pinging(h) for h in handlers)
     assert await until(lambda: not set(handlers) & pool)
     return handlers
 
@@ -57,9 +48,9 @@ async def test_closed_handlers_stop_pinging(
     opened = bridge_app.open_connections
     closed: list[Any] = []
     for _ in range(ROUNDS):
-        ws = await connect(url())
-        assert (await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")).status == 200
-        ws.close()
+        async with connected(url()) as ws:
+            reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+            assert reply.status == 200
         closed += await open_and_close(url(), opened)
         closed += await open_and_close(
             url("http_over_websocket/diagnose", token=None), bridge_app.diagnose_connections
@@ -135,31 +126,27 @@ async def test_closed_handlers_are_not_referenced(
     refs = record_handlers(monkeypatch)
     kernel_id = await jp_serverapp.kernel_manager.start_kernel()
     for _ in range(ROUNDS):
-        ws = await connect(url())
-        client = BridgeClient(ws)
-        assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
-        assert (await client.request("GET", f"{jp_base_url}api/kernels")).status == 200
-        ws.close()
-        diagnose = await connect(url("http_over_websocket/diagnose", token=None))
-        diagnose.write_message("1")
-        assert await diagnose.read_message() is not None
-        diagnose.close()
-        kernel = await connect(
+        async with connected(url()) as ws:
+            client = BridgeClient(ws)
+            assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
+            assert (await client.request("GET", f"{jp_base_url}api/kernels")).status == 200
+        async with connected(url("http_over_websocket/diagnose", token=None)) as diagnose:
+            diagnose.write_message("1")
+            assert await diagnose.read_message() is not None
+        async with connected(
             url(f"http_over_websocket/proxied_ws/api/kernels/{kernel_id}/channels"),
             subprotocols=[KERNEL_SUBPROTOCOL],
-        )
-        await KernelChannel(kernel).ready()
-        kernel.close()
-        events = await connect(url("http_over_websocket/proxied_ws/api/events/subscribe"))
-        events.close()
-    # Every handler has seen its close, then the loop runs a few more ticks.
+        ) as kernel:
+            await KernelChannel(kernel).ready()
+        async with connected(url("http_over_websocket/proxied_ws/api/events/subscribe")):
+            pass
+    # Every handler has seen its close; then each is released (or the wait ends and
+    # the report below names what still holds it).
     assert await until(
         lambda: not bridge_app.open_connections and not bridge_app.diagnose_connections
     )
-    for _ in range(5):
-        await asyncio.sleep(0.05)
     assert len(refs) == 4 * ROUNDS
-    gc.collect()
+    await until(lambda: gc.collect() >= 0 and all(r() is None for r in refs), every=0.1)
     alive = [r() for r in refs if r() is not None]
     report = [f"{type(h).__name__}:\n" + "\n".join(holders(h)) for h in alive]
     del alive

@@ -24,6 +24,7 @@ from jupyter_colab_bridge.server.tunnel import (
     TunnelCredentials,
     TunnelLimits,
 )
+from tests.helpers.probes import until
 
 LOG = logging.getLogger("test_tunnel")
 
@@ -132,14 +133,6 @@ def make_tunnel(
 
 def frame(message_id: str, method: str, path: str, **extra: Any) -> str:
     return json.dumps({"message_id": message_id, "method": method, "path": path, **extra})
-
-
-async def until(predicate: Any, seconds: float = 10) -> bool:
-    for _ in range(int(seconds / 0.01)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return bool(predicate())
 
 
 async def test_a_request_is_served_and_framed(app: web.Application) -> None:

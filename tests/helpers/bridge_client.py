@@ -6,6 +6,8 @@ import asyncio
 import base64
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -53,6 +55,25 @@ async def connect(
         url, headers=all_headers, connect_timeout=30, request_timeout=30, **kwargs
     )
     return await websocket_connect(request, subprotocols=subprotocols)
+
+
+@asynccontextmanager
+async def connected(
+    url: str,
+    origin: str | None = COLAB_ORIGIN,
+    headers: dict[str, str] | None = None,
+    subprotocols: list[str] | None = None,
+    **kwargs: Any,
+) -> AsyncIterator[WebSocketClientConnection]:
+    """:func:`connect` as ``async with``: the socket is closed when the block ends, failed or not.
+
+    For sockets opened outside a test's fixtures (``open_bridge``, ``sockets``).
+    """
+    ws = await connect(url, origin, headers, subprotocols, **kwargs)
+    try:
+        yield ws
+    finally:
+        ws.close()
 
 
 async def wait_closed(ws: WebSocketClientConnection) -> tuple[int | None, str | None]:

@@ -39,7 +39,7 @@ SECRET = "advS3cr3tXq/t0k+en"
 SECRET_CORE = "S3cr3tXq"
 WRONG = "WrongTok3nZz"
 
-# The bridge's endpoints, relative to base_url (RELAY: the srv fixture's echo socket).
+# The bridge's endpoints, relative to base_url (RELAY: the probe_routes fixture's echo socket).
 MAIN = "http_over_websocket"
 DIAGNOSE = "http_over_websocket/diagnose"
 RELAY = "http_over_websocket/proxied_ws/adv-echo-ws"

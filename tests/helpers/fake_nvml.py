@@ -7,7 +7,6 @@ object, it can be put in ``sys.modules["pynvml"]`` for a real server to import.
 
 from __future__ import annotations
 
-import time
 import types
 from collections import Counter
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ class FakeGpu:
     reserved: int = 300 * MiB  # what NVML's memory info version 1 adds to "used"
     error: int | None = None  # NVML code every query of this GPU fails with
     utilization_supported: bool = True
-    delay: float = 0.0  # seconds each utilization query takes
+    hold: Any = None  # a tests.helpers.probes.Hold each utilization query waits on
 
 
 class FakeNvml(types.ModuleType):
@@ -103,8 +102,8 @@ class FakeNvml(types.ModuleType):
     def nvmlDeviceGetUtilizationRates(self, gpu: FakeGpu) -> Any:
         self.calls["nvmlDeviceGetUtilizationRates"] += 1
         self._check(gpu)
-        if gpu.delay:
-            time.sleep(gpu.delay)
+        if gpu.hold is not None:
+            gpu.hold.block()
         if not gpu.utilization_supported:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return types.SimpleNamespace(gpu=gpu.gpu_percent, memory=gpu.memory_percent)

@@ -1,6 +1,6 @@
 """Probes for the tests: test-only routes, a counting listener, raw sockets, waits.
 
-The routes (``adv-*``) are added to a test's server by the ``srv`` fixture
+The routes (``adv-*``) are added to a test's server by the ``probe_routes`` fixture
 (tests/conftest.py); the rest reads the server from outside, as an attacker
 or a page would, or from ``/proc`` for the resource checks.
 """
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import os
 import socket
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -83,14 +85,71 @@ def echo_ws_class() -> Any:
     return _Echo
 
 
-async def until(predicate: Any, timeout: float = 15.0) -> bool:
-    """Poll ``predicate`` (no timing is asserted; the timeout only avoids a hang)."""
+async def until(predicate: Any, timeout: float = 15.0, every: float = 0.02) -> bool:
+    """Poll ``predicate`` until it holds; whether it did within ``timeout`` seconds.
+
+    The one wait of the suite for a state the server reaches on its own (a socket
+    closed, a task done): no timing is asserted, the timeout only avoids a hang.
+    ``predicate`` may be a coroutine function (a state read over HTTP).
+    """
+
+    async def holds() -> bool:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await holds():
+            return True
+        await asyncio.sleep(every)
+    return await holds()
+
+
+async def settled(read: Any, samples: int = 10, every: float = 0.1, timeout: float = 60.0) -> int:
+    """Poll ``read()`` until it gives the same value ``samples`` times in a row; that value.
+
+    For a producer that stops on its own (a server that stops writing to a
+    page that does not read); no timing is asserted.
+    """
+    history: list[int] = []
+
+    def still() -> bool:
+        history.append(read())
+        return len(history) >= samples and len(set(history[-samples:])) == 1
+
+    assert await until(still, timeout, every), f"never settled: {history[-samples:]}"
+    return history[-1]
+
+
+def until_sync(predicate: Any, timeout: float = 30.0, every: float = 0.1) -> bool:
+    """:func:`until` for code outside the event loop (a server in a subprocess)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        await asyncio.sleep(0.05)
+        time.sleep(every)
     return bool(predicate())
+
+
+class Hold:
+    """Holds a worker thread (a slow disk, a slow GPU) until the test releases it.
+
+    ``entered`` is set once the work has started; ``released_in_time`` says
+    whether the release came before ``timeout``: a test that releases from
+    the event loop learns that the loop ran while the work was held.
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self.released_in_time: bool | None = None
+
+    def block(self) -> None:
+        self.entered.set()
+        self.released_in_time = self.released.wait(self.timeout)
 
 
 def fd_count() -> int:
@@ -103,21 +162,23 @@ def rss_bytes() -> int:
 
 
 async def raw_handshake_status(
-    srv: Any, endpoint: str, token: str | None, headers: list[tuple[str, str]]
+    url: Any, port: int, endpoint: str, token: str | None, headers: list[tuple[str, str]]
 ) -> int:
-    """Send a WebSocket handshake byte for byte (repeated headers stay separate lines)."""
-    url = srv.url(endpoint, token=token)
-    target = url.split(f"127.0.0.1:{srv.port}", 1)[1]
+    """Send a WebSocket handshake byte for byte (repeated headers stay separate lines).
+
+    ``url`` is the ``url`` fixture, ``port`` the server's (``jp_http_port``).
+    """
+    target = url(endpoint, token=token).split(f"127.0.0.1:{port}", 1)[1]
     lines = [
         f"GET {target} HTTP/1.1",
-        f"Host: 127.0.0.1:{srv.port}",
+        f"Host: 127.0.0.1:{port}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         "Sec-WebSocket-Version: 13",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
     ]
     lines += [f"{k}: {v}" for k, v in headers]
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         status_line = await asyncio.wait_for(reader.readline(), 30)
@@ -150,10 +211,10 @@ class Listener:
         self.sock.close()
 
 
-def server_handler_for(srv: Any, ws: WebSocketClientConnection) -> Any:
-    """The server-side handler of the client socket ``ws``."""
+def server_handler_for(bridge_app: Any, ws: WebSocketClientConnection) -> Any:
+    """The server-side handler of the client socket ``ws`` (``bridge_app``: the fixture)."""
     port = ws.protocol.stream.socket.getsockname()[1]
-    for handler in list(srv.bridge.open_connections):
+    for handler in list(bridge_app.open_connections):
         conn = handler.ws_connection
         if (
             conn is not None
@@ -165,7 +226,10 @@ def server_handler_for(srv: Any, ws: WebSocketClientConnection) -> Any:
 
 
 class RawSocket:
-    """A WebSocket client on a bare socket that sends frames and never reads."""
+    """A WebSocket client on a bare socket that sends frames and never reads.
+
+    Use it as ``with RawSocket(...) as raw:`` (closed when the block ends).
+    """
 
     def __init__(self, port: int, path: str, origin: str = COLAB_ORIGIN) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -201,8 +265,32 @@ class RawSocket:
             return False
         return True
 
+    def received(self) -> bytes:
+        """The next bytes the server sent (b"" once it has closed the connection)."""
+        try:
+            return self.sock.recv(1 << 16)
+        except ConnectionResetError:
+            return b""
+
+    def wait_closed(self) -> bool:
+        """Read until the server drops the connection; whether it did (30 s at most)."""
+        try:
+            while self.sock.recv(1 << 16):
+                pass
+        except ConnectionResetError:
+            pass
+        except socket.timeout:  # TimeoutError from Python 3.10
+            return False
+        return True
+
     def close(self) -> None:
         self.sock.close()
+
+    def __enter__(self) -> RawSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def rss(pid: int) -> int:
