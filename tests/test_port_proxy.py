@@ -377,3 +377,37 @@ async def test_websocket_target_refusal_is_a_502(
         await websocket_connect(request)
     assert e.value.code == 502
     assert json.loads(e.value.response.body)["message"].startswith(f"The app on port {app.port}")
+
+
+# -- the doctor ------------------------------------------------------------------------
+async def _doctor_line(jp_http_port: int, jp_base_url: str) -> Any:
+    from jupyter_colab_bridge.backend_url import Target
+    from jupyter_colab_bridge.doctor.checks import CHECKS, Observed
+    from jupyter_colab_bridge.doctor.colab_client import BridgeSession
+    from jupyter_colab_bridge.doctor.diagnoses import CheckId
+
+    target = Target.parse(f"http://127.0.0.1:{jp_http_port}{jp_base_url}?token={TOKEN}")
+    session = await BridgeSession.open(target)
+    try:
+        (check,) = [c for c in CHECKS if c.id is CheckId.PORT_PROXY]
+        (result,) = await check.observe(Observed(target=target, session=session))
+    finally:
+        session.close()
+    return result
+
+
+async def test_the_doctor_sees_the_proxy(
+    jp_http_port: int, jp_base_url: str, http_server_client: Any
+) -> None:
+    result = await _doctor_line(jp_http_port, jp_base_url)
+    assert (str(result.status), result.title) == ("pass", "Port proxy (_proxy/<port>/)")
+    assert "_proxy/N/" in result.summary
+
+
+@pytest.mark.parametrize("bridge_config", [{"port_proxy": False}])
+async def test_the_doctor_sees_it_off(
+    jp_http_port: int, jp_base_url: str, http_server_client: Any
+) -> None:
+    result = await _doctor_line(jp_http_port, jp_base_url)
+    assert str(result.status) == "info", result
+    assert "ColabBridge.port_proxy = False" in result.summary
