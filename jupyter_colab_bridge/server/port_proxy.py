@@ -44,14 +44,15 @@ client under the bridge's checks instead, and needs no further dependency.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from http.client import responses
 from typing import Any
 
 from tornado import httpclient, httputil, web
 from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
-from tornado.iostream import StreamClosedError
-from tornado.tcpclient import TCPClient
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketError, WebSocketHandler, websocket_connect
 
 from ..protocol.handshake import is_upgrade
@@ -80,6 +81,8 @@ NOT_AUTHENTICATED = (
 
 # Streaming with backpressure bounds memory, not size: a download may be large.
 _NO_BODY_LIMIT = 1 << 62
+#: Most bytes of a reply read from the target before they are flushed to the client.
+REPLY_CHUNK_BYTES = 512 * 1024
 
 
 def nothing_listens(port: int) -> str:
@@ -88,6 +91,26 @@ def nothing_listens(port: int) -> str:
         f"Nothing answers on port {port} of this machine (127.0.0.1 or ::1): "
         "start the app there, listening on localhost, or check its port."
     )
+
+
+async def connect_loopback(host: str, port: int, timeout: float | None) -> IOStream | None:
+    """A TCP stream to ``host`` (a loopback address) and ``port``; None if no one answers.
+
+    The address is a literal, so no resolver (a thread hop) is involved.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:  # no IPv6 on this machine
+        return None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stream = IOStream(sock)
+    try:
+        await asyncio.wait_for(stream.connect((host, port)), timeout)
+    except (OSError, StreamClosedError, asyncio.TimeoutError):
+        stream.close()
+        return None
+    return stream
 
 
 class _ReplyRelay(httputil.HTTPMessageDelegate):
@@ -221,16 +244,17 @@ class PortProxyHandler(ProxiedWebSocketHandler):
         timeout = self.bridge.upstream_connect_timeout or None
         stream = None
         for host in LOOPBACK_HOSTS:
-            try:
-                stream = await TCPClient().connect(host, target.port, timeout=timeout)
+            stream = await connect_loopback(host, target.port, timeout)
+            if stream is not None:
                 break
-            except (OSError, StreamClosedError, TimeoutError):
-                continue
         if stream is None:
             self._refuse_unreachable(target.port)
         assert stream is not None
         params = HTTP1ConnectionParameters(
-            no_keep_alive=True, max_body_size=_NO_BODY_LIMIT, decompress=False
+            no_keep_alive=True,
+            chunk_size=REPLY_CHUNK_BYTES,
+            max_body_size=_NO_BODY_LIMIT,
+            decompress=False,
         )
         self.target_connection = HTTP1Connection(stream, True, params)
         start = httputil.RequestStartLine(

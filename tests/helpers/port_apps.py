@@ -91,9 +91,9 @@ class Echo(WebSocketHandler):
 
 
 class TargetApp:
-    """The app, listening on a free port of 127.0.0.1 until :meth:`close`."""
+    """The app, listening on ``port`` (a free one by default) of 127.0.0.1 until :meth:`close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         app = web.Application(
             [
                 (r"/hello", Hello),
@@ -103,7 +103,7 @@ class TargetApp:
                 (r"/ws", Echo),
             ]
         )
-        sockets = bind_sockets(0, "127.0.0.1")
+        sockets = bind_sockets(port, "127.0.0.1")
         self.port: int = sockets[0].getsockname()[1]
         self.server = HTTPServer(app, max_body_size=1 << 40)
         self.server.add_sockets(sockets)
