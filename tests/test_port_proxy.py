@@ -163,6 +163,17 @@ async def test_the_users_own_browser_tab_with_the_login_cookie(
         assert refused.code == 403
 
 
+async def test_a_tab_opened_with_the_token_is_logged_in(fetch: Any, app: TargetApp) -> None:
+    """``?token=`` on a navigation sets the server's login cookie (the how-to's step 2)."""
+    first = await fetch(f"_proxy/{app.port}/hello?token={TOKEN}")
+    assert first.code == 200
+    cookies = [c.split(";", 1)[0] for c in first.headers.get_list("Set-Cookie")]
+    login = [c for c in cookies if c.startswith("username-")]
+    assert login
+    again = await fetch(f"_proxy/{app.port}/hello", headers={"Cookie": login[0]})
+    assert again.code == 200 and "Cookie" not in header_map(json_body(again)["headers"])
+
+
 # -- refused -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("port", "path", "status", "message"),
