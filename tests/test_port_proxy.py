@@ -13,6 +13,7 @@ import hashlib
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +39,7 @@ from tests.helpers.bridge_client import (
 )
 from tests.helpers.port_apps import TargetApp, header_map, json_body
 from tests.helpers.probes import Listener
+from tests.helpers.servers import start_or_exit
 
 COLAB = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
 TOKEN_HEADER = {"Authorization": f"token {TOKEN}"}
@@ -202,6 +204,29 @@ async def test_bad_targets_are_refused_after_authentication(
     assert (await fetch(f"_proxy/{app.port}/hello", headers=TOKEN_HEADER)).code == 200
 
 
+@pytest.mark.parametrize("bridge_config", [{"direct_mode": False}])
+async def test_cookie_only_from_colab_without_direct_mode(
+    fetch: Any, app: TargetApp, listener: Listener
+) -> None:
+    """The proxy's own front check refuses it when direct mode's gate is off."""
+    cookies = await login_cookies(fetch, TOKEN)
+    for method, body in (("GET", None), ("POST", "x")):
+        refused = await fetch(
+            f"_proxy/{listener.port}/x",
+            method=method,
+            headers={**COLAB, "Cookie": cookies},
+            body=body,
+        )
+        assert refused.code == 403
+    assert listener.connections() == 0
+
+
+async def test_post_asking_to_upgrade_is_plain_http(fetch: Any, app: TargetApp) -> None:
+    headers = {**TOKEN_HEADER, "Connection": "Upgrade", "Upgrade": "websocket"}
+    response = await fetch(f"_proxy/{app.port}/hello", method="POST", headers=headers, body="x")
+    assert response.code == 200 and json_body(response)["method"] == "POST"
+
+
 async def test_the_servers_own_port_is_refused(fetch: Any, jp_http_port: int) -> None:
     response = await fetch(f"_proxy/{jp_http_port}/api/status", headers=TOKEN_HEADER)
     assert response.code == 403
@@ -333,6 +358,17 @@ async def test_only_the_configured_ports(
     assert (await fetch(f"_proxy/{allowed_app.port}/hello", headers=TOKEN_HEADER)).code == 200
     refused = await fetch(f"_proxy/{app.port}/hello", headers=TOKEN_HEADER)
     assert refused.code == 403 and str(allowed_app.port) in json_body(refused)["message"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("80-", "'80-' is not a port or a range"), ("7000-6000", "low to high")],
+)
+def test_a_bad_port_list_stops_the_server(tmp_path: Path, value: str, message: str) -> None:
+    code, log = start_or_exit(tmp_path, f"--ColabBridge.port_proxy_ports={value}")
+    assert code not in (None, 0), log[-2000:]
+    assert "ColabBridge.port_proxy_ports" in log and message in log
+    assert "is running at" not in log
 
 
 # -- the pure rules -------------------------------------------------------------------------------

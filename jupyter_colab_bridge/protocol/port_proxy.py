@@ -34,6 +34,7 @@ _DROPPED_REQUEST_HEADERS = frozenset(
     {
         "authorization",
         "connection",
+        "expect",  # this server answers 100-continue itself
         "keep-alive",
         "proxy-authorization",
         "proxy-connection",

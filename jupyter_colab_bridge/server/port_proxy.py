@@ -192,12 +192,18 @@ class PortProxyHandler(ProxiedWebSocketHandler):
             raise web.HTTPError(403)
         await self.authorize_or_403()
         self.target = self._judge_target()
-        if not is_upgrade(self.request.headers):
+        if not self._upgrading():
             await self._send_request_head(self.target)
 
+    def _upgrading(self) -> bool:
+        """A WebSocket handshake (a GET that asks to upgrade); anything else is relayed as HTTP."""
+        return self.request.method == "GET" and is_upgrade(self.request.headers)
+
     def _judge_target(self) -> ProxyTarget:
-        base = self.settings.get("base_url", "/")
-        relative = self.request.path[len(f"{base}{PROXY_PREFIX}/") :]
+        prefix = f"{self.settings.get('base_url', '/')}{PROXY_PREFIX}/"
+        if not self.request.path.startswith(prefix):  # the route's pattern is a regex
+            raise web.HTTPError(404)
+        relative = self.request.path[len(prefix) :]
         try:
             target = parse_target(relative)
             check_port(target.port, self.bridge.port_proxy_allowed, self._own_ports())
@@ -360,7 +366,7 @@ class PortProxyHandler(ProxiedWebSocketHandler):
     # -- WebSocket -----------------------------------------------------------------
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """HTTP GET, or the upgrade: connect to the target's socket first, then upgrade."""
-        if not is_upgrade(self.request.headers):
+        if not self._upgrading():
             await self.relay_reply()
             return
         assert self.target is not None
