@@ -8,6 +8,7 @@ reply, a log line, and the server serving on.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -18,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from jupyter_colab_bridge.protocol.port_proxy import (
@@ -37,7 +38,7 @@ from tests.helpers.bridge_client import (
     login_cookies,
     wait_closed,
 )
-from tests.helpers.port_apps import TargetApp, header_map, json_body
+from tests.helpers.port_apps import Drip, TargetApp, header_map, json_body
 from tests.helpers.probes import Listener
 from tests.helpers.servers import start_or_exit
 
@@ -108,6 +109,27 @@ async def test_large_bodies_stream_both_ways(fetch: Any, app: TargetApp) -> None
     up = await fetch(f"_proxy/{app.port}/upload", method="POST", headers=TOKEN_HEADER, body=body)
     assert up.code == 200
     assert json_body(up) == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+async def test_a_reply_streams_before_the_app_finishes(
+    jp_http_port: int, jp_base_url: str, http_server_client: Any, app: TargetApp
+) -> None:
+    """The client gets the app's first piece while the app still waits to send the rest."""
+    Drip.released = asyncio.Event()
+    pieces: list[bytes] = []
+
+    def got(chunk: bytes) -> None:
+        pieces.append(chunk)
+        Drip.released.set()  # only a streamed first piece lets the app finish
+
+    request = HTTPRequest(
+        f"http://127.0.0.1:{jp_http_port}{jp_base_url}_proxy/{app.port}/drip",
+        headers=TOKEN_HEADER,
+        streaming_callback=got,
+        request_timeout=60,
+    )
+    response = await AsyncHTTPClient().fetch(request)
+    assert response.code == 200 and b"".join(pieces) == b"first piece;the rest"
 
 
 async def test_a_redirect_stays_on_the_proxy(fetch: Any, app: TargetApp, jp_base_url: str) -> None:

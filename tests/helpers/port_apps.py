@@ -3,11 +3,13 @@
 Routes: ``/hello`` (echoes method, path, query and headers as JSON), ``/bytes?n=``
 (streams ``n`` bytes in 64 KiB chunks), ``/upload`` (reads a streamed body and
 answers its length and SHA-256), ``/redirect`` (a 302 to ``/hello``) and
-``/ws`` (a WebSocket echo that keeps text and binary frames).
+``/drip`` (a first piece, the rest once ``Drip.released`` is set) and ``/ws``
+(a WebSocket echo that keeps text and binary frames).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
@@ -77,6 +79,18 @@ class Upload(web.RequestHandler):
     put = post
 
 
+class Drip(web.RequestHandler):
+    """Sends a first piece, then the rest once ``released`` is set (a slow app)."""
+
+    released: asyncio.Event
+
+    async def get(self) -> None:
+        self.write(b"first piece;")
+        await self.flush()
+        await self.released.wait()
+        self.finish(b"the rest")
+
+
 class Redirect(web.RequestHandler):
     def get(self) -> None:
         self.redirect("/hello?from=redirect")
@@ -100,6 +114,7 @@ class TargetApp:
                 (r"/bytes", Bytes),
                 (r"/upload", Upload),
                 (r"/redirect", Redirect),
+                (r"/drip", Drip),
                 (r"/ws", Echo),
             ]
         )
