@@ -38,7 +38,7 @@ from tests.helpers.bridge_client import (
     login_cookies,
     wait_closed,
 )
-from tests.helpers.port_apps import Drip, TargetApp, header_map, json_body
+from tests.helpers.port_apps import Drip, Silent, TargetApp, header_map, json_body
 from tests.helpers.probes import Listener
 from tests.helpers.servers import start_or_exit
 
@@ -308,6 +308,29 @@ async def test_502_when_nothing_listens(
     assert f"nothing answers on port {free_port}" in server_log.text()
     url = proxy_ws_url(jp_http_port, jp_base_url, free_port, "/ws", TOKEN)
     assert await handshake_status(url) == 502
+
+
+async def test_an_app_that_cuts_its_reply_short(
+    fetch: Any, app: TargetApp, server_log: Any
+) -> None:
+    with pytest.raises(HTTPClientError) as e:  # the connection closes mid-body
+        await fetch(f"_proxy/{app.port}/short", headers=TOKEN_HEADER)
+    assert e.value.code == 599
+    assert "cut its reply short" in server_log.text()
+    assert "Uncaught exception" not in server_log.text()
+    assert (await fetch(f"_proxy/{app.port}/hello", headers=TOKEN_HEADER)).code == 200
+
+
+@pytest.mark.parametrize("bridge_config", [{"request_timeout": 0.5}])
+async def test_an_app_that_does_not_answer(fetch: Any, app: TargetApp) -> None:
+    """504 after ColabBridge.request_timeout (set low here; no timing is asserted)."""
+    Silent.released = asyncio.Event()
+    try:
+        response = await fetch(f"_proxy/{app.port}/silent", headers=TOKEN_HEADER)
+    finally:
+        Silent.released.set()
+    assert response.code == 504
+    assert "did not answer within 0.5 s" in json_body(response)["message"]
 
 
 # -- through the tunnel ----------------------------------------------------------------------

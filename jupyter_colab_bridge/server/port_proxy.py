@@ -258,6 +258,7 @@ class PortProxyHandler(ProxiedWebSocketHandler):
         assert stream is not None
         params = HTTP1ConnectionParameters(
             no_keep_alive=True,
+            header_timeout=self._answer_timeout() or None,
             chunk_size=REPLY_CHUNK_BYTES,
             max_body_size=_NO_BODY_LIMIT,
             decompress=False,
@@ -318,25 +319,45 @@ class PortProxyHandler(ProxiedWebSocketHandler):
         """Finish the request to the target and stream its reply to the client."""
         connection = self.target_connection
         assert connection is not None and self.target is not None
+        port = self.target.port
         relay = _ReplyRelay(self)
+        closed = False
         try:
             connection.finish()
             await connection.read_response(relay)
-        except (StreamClosedError, httputil.HTTPOutputError):
-            pass
+        except (StreamClosedError, httputil.HTTPInputError, httputil.HTTPOutputError):
+            closed = True
         finally:
             connection.close()
             self.target_connection = None
         if relay.finished:
             self.finish()
         elif not relay.started:
-            self._refuse_unreachable(self.target.port)
+            if closed:
+                self._refuse(
+                    502, f"The app on port {port} closed the connection without answering."
+                )
+            self._refuse(
+                504,
+                f"The app on port {port} did not answer within {self._answer_timeout():g} s "
+                "(ColabBridge.request_timeout).",
+            )
         else:
             self.log.warning(
-                "Colab bridge: port proxy: the app on port %d closed its reply early",
-                self.target.port,
+                "Colab bridge: port proxy: the app on port %d cut its reply short", port
             )
-            self.finish()  # tornado closes the connection if a length was promised
+            try:
+                self.finish()
+            except httputil.HTTPOutputError:
+                pass  # a length was promised: tornado has closed the client's connection
+
+    def _answer_timeout(self) -> float:
+        return float(self.bridge.request_timeout)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.log.warning("Colab bridge: port proxy: %s", message)
+        self.refusal = message
+        raise web.HTTPError(status)
 
     async def post(self, *args: Any, **kwargs: Any) -> None:
         await self.relay_reply()

@@ -4,7 +4,8 @@ Routes: ``/hello`` (echoes method, path, query and headers as JSON), ``/bytes?n=
 (streams ``n`` bytes in 64 KiB chunks), ``/upload`` (reads a streamed body and
 answers its length and SHA-256), ``/redirect`` (a 302 to ``/hello``) and
 ``/drip`` (a first piece, the rest once ``Drip.released`` is set) and ``/ws``
-(a WebSocket echo that keeps text and binary frames).
+(a WebSocket echo that keeps text and binary frames); ``/short`` (cuts its reply
+short) and ``/silent`` (answers once ``Silent.released`` is set).
 """
 
 from __future__ import annotations
@@ -91,6 +92,26 @@ class Drip(web.RequestHandler):
         self.finish(b"the rest")
 
 
+class Short(web.RequestHandler):
+    """Promises 100 bytes, sends 10 and closes (an app that crashed mid-reply)."""
+
+    async def get(self) -> None:
+        self.set_header("Content-Length", "100")
+        self.write(b"x" * 10)
+        await self.flush()
+        self.request.connection.close()  # type: ignore[attr-defined]
+
+
+class Silent(web.RequestHandler):
+    """Never answers until ``released`` is set."""
+
+    released: asyncio.Event
+
+    async def get(self) -> None:
+        await self.released.wait()
+        self.finish("late")
+
+
 class Redirect(web.RequestHandler):
     def get(self) -> None:
         self.redirect("/hello?from=redirect")
@@ -115,6 +136,8 @@ class TargetApp:
                 (r"/upload", Upload),
                 (r"/redirect", Redirect),
                 (r"/drip", Drip),
+                (r"/short", Short),
+                (r"/silent", Silent),
                 (r"/ws", Echo),
             ]
         )
