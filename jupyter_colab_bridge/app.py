@@ -149,7 +149,8 @@ class ColabBridge(ExtensionApp):
             "Seconds a tunnelled request may take before its reply starts; then the "
             "page gets a 504 reply frame and the reply is abandoned (its handler runs "
             "on, and keeps its place under max_requests_in_flight until it ends). A "
-            "reply that is already streaming is paced by the page instead. 0 disables "
+            "reply that is already streaming is paced by the page instead. The port "
+            "proxy waits as long for an app's reply to start (then 504). 0 disables "
             "the limit. Example: c.ColabBridge.request_timeout = 600"
         ),
     )
