@@ -39,7 +39,7 @@ from tests.helpers.bridge_client import (
     wait_closed,
 )
 from tests.helpers.port_apps import Drip, Silent, TargetApp, header_map, json_body
-from tests.helpers.probes import Listener
+from tests.helpers.probes import Listener, until
 from tests.helpers.servers import start_or_exit
 
 COLAB = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
@@ -318,6 +318,25 @@ async def test_an_app_that_cuts_its_reply_short(
     assert e.value.code == 599
     assert "cut its reply short" in server_log.text()
     assert "Uncaught exception" not in server_log.text()
+    assert (await fetch(f"_proxy/{app.port}/hello", headers=TOKEN_HEADER)).code == 200
+
+
+async def test_a_client_that_leaves_mid_download(
+    jp_http_port: int, jp_base_url: str, app: TargetApp, fetch: Any, server_log: Any
+) -> None:
+    """The proxy stops reading from the app, logs one INFO line, no error, and serves on."""
+    request = (
+        f"GET {jp_base_url}_proxy/{app.port}/bytes?n={1 << 30} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{jp_http_port}\r\nAuthorization: token {TOKEN}\r\n\r\n"
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    try:
+        writer.write(request.encode())
+        assert (await reader.readexactly(1 << 20))[:12] == b"HTTP/1.1 200"
+    finally:
+        writer.close()
+    assert await until(lambda: "the client left before the reply" in server_log.text())
+    assert "Uncaught" not in server_log.text() and "ERROR" not in server_log.text()
     assert (await fetch(f"_proxy/{app.port}/hello", headers=TOKEN_HEADER)).code == 200
 
 

@@ -131,8 +131,7 @@ class _ReplyRelay(httputil.HTTPMessageDelegate):
         self.handler.relay_head(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Any:
-        self.handler.write(chunk)
-        return self.handler.flush()  # read on only once the client has taken it
+        return self.handler.relay_chunk(chunk)  # read on only once the client has taken it
 
     def finish(self) -> None:
         self.finished = True
@@ -148,6 +147,7 @@ class PortProxyHandler(ProxiedWebSocketHandler):
     target: ProxyTarget | None = None
     target_connection: HTTP1Connection | None = None
     refusal: str | None = None
+    client_gone = False
 
     # -- the front: origin and credentials, then authentication -----------------
     def _same_origin(self) -> bool:
@@ -315,6 +315,16 @@ class PortProxyHandler(ProxiedWebSocketHandler):
             except ValueError:
                 self.log.warning("Colab bridge: port proxy dropped an unsafe %s header", name)
 
+    async def relay_chunk(self, chunk: bytes) -> None:
+        """Pass one piece of the reply on; if the client has gone, stop reading from the app."""
+        self.write(chunk)
+        try:
+            await self.flush()
+        except StreamClosedError:
+            self.client_gone = True
+            if self.target_connection is not None:
+                self.target_connection.close()
+
     async def relay_reply(self) -> None:
         """Finish the request to the target and stream its reply to the client."""
         connection = self.target_connection
@@ -330,7 +340,12 @@ class PortProxyHandler(ProxiedWebSocketHandler):
         finally:
             connection.close()
             self.target_connection = None
-        if relay.finished:
+        if self.client_gone:
+            self.log.info(
+                "Colab bridge: port proxy: the client left before the reply from port %d ended",
+                port,
+            )
+        elif relay.finished:
             self.finish()
         elif not relay.started:
             if closed:

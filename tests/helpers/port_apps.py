@@ -17,6 +17,7 @@ from typing import Any
 
 from tornado import httputil, web
 from tornado.httpserver import HTTPServer
+from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.websocket import WebSocketHandler
 
@@ -60,7 +61,10 @@ class Bytes(web.RequestHandler):
         while remaining > 0:
             piece = block[: min(CHUNK, remaining)]
             self.write(piece)
-            await self.flush()
+            try:
+                await self.flush()
+            except StreamClosedError:  # the reader went away
+                return
             remaining -= len(piece)
 
 
