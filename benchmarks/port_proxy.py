@@ -14,7 +14,9 @@ in blocks so that drift of a shared machine hits both alike:
 a) latency: median milliseconds of ``GET /hello`` (a small JSON reply), one
    request at a time on a keep-alive connection (the proxy opens a new
    connection to the app per request); for scale, the same for the server's
-   cheapest authenticated call, ``GET api/status`` (``api_status_ms``);
+   cheapest authenticated call, ``GET api/status`` (``api_status_ms``), and
+   the server's CPU per call (its process, user and system) for both
+   (``server_cpu_ms``: less swayed by a busy machine than wall time);
 b) download: MB/s of one ``GET /bytes?n=<mib> MiB``;
 c) upload: MB/s of one ``POST /upload`` of ``<mib>`` MiB (the app hashes it);
 d) WebSocket: median milliseconds of a 100-byte echo round trip, and MB/s
@@ -88,8 +90,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def processes(home: Path) -> Iterator[tuple[int, int]]:
-    """(server port, app port), both listening."""
+def processes(home: Path) -> Iterator[tuple[int, int, int]]:
+    """(server port, app port, server pid), both listening."""
     config, root = home / "config", home / "root"
     config.mkdir()
     root.mkdir()
@@ -125,7 +127,7 @@ def processes(home: Path) -> Iterator[tuple[int, int]]:
     try:
         wait_listening(server_port, server, logs[0])
         wait_listening(app_port, app, logs[1])
-        yield server_port, app_port
+        yield server_port, app_port, server.pid
     finally:
         stop(server)
         stop(app)
@@ -170,6 +172,21 @@ def latency_ms(ways: list[tuple[Way, str]], calls: int) -> list[float]:
     return [statistics.median(t) * 1e3 for t in times]
 
 
+def server_cpu_ms(way: Way, path: str, pid: int, calls: int) -> float:
+    """The server process's CPU (user and system) per ``GET <path>``, in ms."""
+    import psutil
+
+    server = psutil.Process(pid)
+    conn = way.connection()
+    way.call(conn, "GET", path)
+    before = server.cpu_times()
+    for _ in range(calls):
+        way.call(conn, "GET", path)
+    after = server.cpu_times()
+    spent = (after.user - before.user) + (after.system - before.system)
+    return spent / calls * 1e3
+
+
 def download_mbs(way: Way, size: int) -> float:
     conn = way.connection()
     started = time.perf_counter()
@@ -212,7 +229,7 @@ async def websocket_figures(way: Way, echoes: int, mib: int) -> tuple[float, flo
     return statistics.median(times) * 1e3, mib * (1 << 20) / elapsed / 1e6
 
 
-def one_round(ways: list[Way], calls: int, mib: int) -> dict[str, dict[str, float]]:
+def one_round(ways: list[Way], calls: int, mib: int, pid: int) -> dict[str, dict[str, float]]:
     size = mib * (1 << 20)
     body = os.urandom(size)
     figures: dict[str, dict[str, float]] = {w.name: {} for w in ways}
@@ -222,6 +239,9 @@ def one_round(ways: list[Way], calls: int, mib: int) -> dict[str, dict[str, floa
     direct_ms, proxy_ms, api_ms = latency_ms(hello, calls)
     figures["direct"]["latency_ms"], figures["proxy"]["latency_ms"] = direct_ms, proxy_ms
     figures["direct"]["api_status_ms"] = figures["proxy"]["api_status_ms"] = api_ms
+    # CPU: the proxied call against the server's own cheapest call (the "direct" column)
+    figures["direct"]["server_cpu_ms"] = server_cpu_ms(api, "/api/status", pid, calls)
+    figures["proxy"]["server_cpu_ms"] = server_cpu_ms(proxy, "/hello", pid, calls)
     for way in ways:
         figures[way.name]["download_mbs"] = download_mbs(way, size)
         figures[way.name]["upload_mbs"] = upload_mbs(way, body)
@@ -242,12 +262,12 @@ def main() -> None:
     if args.serve_target:
         serve_target(args.serve_target)
         return
-    with tempfile.TemporaryDirectory() as tmp, processes(Path(tmp)) as (server, app):
+    with tempfile.TemporaryDirectory() as tmp, processes(Path(tmp)) as (server, app, pid):
         ways = [
             Way("direct", app, "", {}),
             Way("proxy", server, f"/_proxy/{app}", AUTH),
         ]
-        rounds = [one_round(ways, args.calls, args.mib) for _ in range(args.rounds)]
+        rounds = [one_round(ways, args.calls, args.mib, pid) for _ in range(args.rounds)]
     measures = list(rounds[0]["proxy"])
     result: dict[str, Any] = {
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -264,7 +284,10 @@ def main() -> None:
             print(f"{measure:<14} {'':>10} {proxy:>10.3f}   (the server's own GET api/status)")
             continue
         result[measure] = {"direct": direct, "proxy": proxy, "ratio": proxy / direct}
-        print(f"{measure:<14} {direct:>10.3f} {proxy:>10.3f} {proxy / direct:>7.2f}")
+        note = (
+            "  (direct: the server's CPU for GET api/status)" if measure == "server_cpu_ms" else ""
+        )
+        print(f"{measure:<14} {direct:>10.3f} {proxy:>10.3f} {proxy / direct:>7.2f}{note}")
     if args.json:
         print(json.dumps(result, indent=1))
 
