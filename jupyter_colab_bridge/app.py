@@ -21,6 +21,13 @@ from .protocol.origins import (
     normalize_origin_entry,
 )
 from .protocol.paths import BRIDGE_PREFIX
+from .protocol.port_proxy import (
+    DEFAULT_PORTS,
+    PROXY_PREFIX,
+    PortRangeError,
+    PortRanges,
+    parse_port_ranges,
+)
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
 from .server.base import EXTENSION_NAME
@@ -33,6 +40,7 @@ from .server.missing_routes import MissingRouteReporter
 from .server.no_cookies import no_cookies_transform
 from .server.nodelay import send_websocket_frames_at_once
 from .server.page_requests import PageRequestRouter
+from .server.port_proxy import PortProxyHandler
 from .server.proxied_ws import ProxiedWebSocketHandler
 from .server.tunnel import AbandonedRequests
 
@@ -141,7 +149,8 @@ class ColabBridge(ExtensionApp):
             "Seconds a tunnelled request may take before its reply starts; then the "
             "page gets a 504 reply frame and the reply is abandoned (its handler runs "
             "on, and keeps its place under max_requests_in_flight until it ends). A "
-            "reply that is already streaming is paced by the page instead. 0 disables "
+            "reply that is already streaming is paced by the page instead. The port "
+            "proxy waits as long for an app's reply to start (then 504). 0 disables "
             "the limit. Example: c.ColabBridge.request_timeout = 600"
         ),
     )
@@ -218,6 +227,32 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
+    port_proxy = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve Colab's port proxy under base_url: _proxy/<port>/<path> reaches a web "
+            "app listening on that port of this machine's loopback interface (HTTP and "
+            "WebSockets, the prefix stripped), authenticated like the rest of the API. "
+            "Off, those paths answer 404. Example: c.ColabBridge.port_proxy = False"
+        ),
+    )
+    port_proxy_ports = Unicode(
+        DEFAULT_PORTS,
+        config=True,
+        help=(
+            "Ports the port proxy may reach: a comma-separated list of ports and "
+            "ranges. By default every unprivileged port; the server's own port is "
+            "never reached. A bad entry stops the server at start-up. "
+            "Example: c.ColabBridge.port_proxy_ports = '6006,7860-7870,8501'"
+        ),
+    )
+
+    @property
+    def port_proxy_allowed(self) -> PortRanges:
+        """``port_proxy_ports`` parsed (validated at start-up)."""
+        return parse_port_ranges(self.port_proxy_ports)
+
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
 
@@ -245,6 +280,13 @@ class ColabBridge(ExtensionApp):
         except OriginConfigError as e:
             raise TraitError(str(e)) from None
         return list(proposal["value"])
+
+    @validate("port_proxy_ports")
+    def _check_port_proxy_ports(self, proposal: dict[str, Any]) -> str:
+        try:
+            return parse_port_ranges(proposal["value"]).describe()
+        except PortRangeError as e:
+            raise TraitError(f"ColabBridge.port_proxy_ports: {e}") from None
 
     @validate("kernel_map")
     def _check_kernel_map(self, proposal: dict[str, Any]) -> dict[str, str]:
@@ -312,6 +354,8 @@ class ColabBridge(ExtensionApp):
                 (rf"/{BRIDGE_PREFIX}/proxied_ws/(?P<path>.+)", ProxiedWebSocketHandler),
             ]
         )
+        if self.port_proxy:
+            self.handlers.append((rf"/{PROXY_PREFIX}/.*", PortProxyHandler))
         if self.runtime_api:
             server = self.serverapp
             assert server is not None

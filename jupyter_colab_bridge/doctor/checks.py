@@ -50,6 +50,7 @@ from .diagnoses import (
     kernel_not_asked,
     kernel_result,
     origin_result,
+    port_proxy_result,
     resources_result,
     server_result,
     skipped,
@@ -234,6 +235,15 @@ async def _resources(seen: Observed) -> list[CheckResult]:
     return [resources_result(reply.status, reply.body)]
 
 
+async def _port_proxy(seen: Observed) -> list[CheckResult]:
+    """Whether ``_proxy/<port>/`` is served: port 0 through the bridge, which reaches nothing."""
+    try:
+        reply = await seen.bridge.request("GET", "_proxy/0")
+    except (ClientError, asyncio.TimeoutError) as e:
+        return [port_proxy_result(None, b"", str(e))]
+    return [port_proxy_result(reply.status, reply.body)]
+
+
 async def _origin(seen: Observed) -> list[CheckResult]:
     """The diagnose socket's answer to each of Colab's origins."""
     statuses = {COLAB_ORIGIN: seen.endpoints_status}
@@ -266,6 +276,7 @@ CHECKS: tuple[Check, ...] = (
     Check((CheckId.KERNEL,), _kernel, needs=CheckId.HANDSHAKE),
     Check(KERNEL_FACTS, _kernel_facts, needs=CheckId.KERNEL, quiet=True, kernel_code=FACTS_CODE),
     Check((CheckId.RESOURCES,), _resources, needs=CheckId.HANDSHAKE),
+    Check((CheckId.PORT_PROXY,), _port_proxy, needs=CheckId.HANDSHAKE),
     Check((CheckId.ORIGIN,), _origin, needs=CheckId.ENDPOINTS),
     Check((CheckId.FORWARDING,), _forwarding, needs=CheckId.SERVER),
     Check((CheckId.BROWSER,), _browser),

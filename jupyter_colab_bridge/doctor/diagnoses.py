@@ -72,6 +72,7 @@ class CheckId(_Word):
     WIDGETS = "widgets", "Widgets on Colab's page"
     PACKAGES = "packages", "Python and packages in Colab's kernel"
     RESOURCES = "resources", "Resource monitor (api/colab/resources)"
+    PORT_PROXY = "port_proxy", "Port proxy (_proxy/<port>/)"
     ORIGIN = "origin", "Colab's origins allowed"
     FORWARDING = "forwarding", "Host and port seen by the browser"
     BROWSER = "browser", "Browser notes"
@@ -600,6 +601,40 @@ def resources_result(status: int | None, body: bytes, error: str = "") -> CheckR
         )
     gpu_text = "GPUs: " + "; ".join(gpus) if gpus else "no GPU (NVIDIA GPUs need the [gpu] extra)"
     return CheckResult(CheckId.RESOURCES, Status.PASS, f"{ram}; {disk}; {gpu_text}")
+
+
+def port_proxy_result(status: int | None, body: bytes, error: str = "") -> CheckResult:
+    """Whether ``_proxy/<port>/`` is served, from its answer to port 0.
+
+    Port 0 is refused (400) once the request is authenticated, before anything
+    is reached: the proxy is there and reaches nothing for the probe.
+    """
+    if status is None:
+        return CheckResult(CheckId.PORT_PROXY, Status.WARN, f"_proxy/0 did not answer: {error}")
+    if status == 404:
+        return CheckResult(
+            CheckId.PORT_PROXY,
+            Status.INFO,
+            "off: _proxy/<port>/ answers 404 (ColabBridge.port_proxy = False, or an older "
+            "bridge); web apps started in a notebook are not reachable through this port",
+        )
+    try:
+        message = str(json.loads(body)["message"])
+    except (ValueError, KeyError, TypeError):
+        message = ""
+    if status == 400 and "65535" in message:
+        return CheckResult(
+            CheckId.PORT_PROXY,
+            Status.PASS,
+            "served: a web app on this machine's port N is at _proxy/N/ "
+            "(ports: ColabBridge.port_proxy_ports)",
+        )
+    return CheckResult(
+        CheckId.PORT_PROXY,
+        Status.WARN,
+        f"_proxy/0 answered HTTP {status}, not the proxy's refusal of port 0",
+        message or "see the server's log",
+    )
 
 
 # -- 7. host and port ---------------------------------------------------------

@@ -70,9 +70,10 @@ def check_request_path(path: str, base_url: str) -> str:
     return path
 
 
-#: What Colab's page fetches directly, relative to ``base_url``: the REST API and
-#: files. Only these get CORS headers; HTML pages (``login``, ``tree``, ``lab``...) never do.
-CORS_PREFIXES = ("api/", "files/")
+#: What Colab's page fetches directly, relative to ``base_url``: the REST API,
+#: files and the port proxy (``_proxy/<port>/``, a notebook's web app). Only these
+#: get CORS headers; HTML pages (``login``, ``tree``, ``lab``...) never do.
+CORS_PREFIXES = ("api/", "files/", "_proxy/")
 
 
 def in_cors_scope(path: str, base_url: str) -> bool:
