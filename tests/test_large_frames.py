@@ -28,7 +28,8 @@ from jupyter_colab_bridge.protocol.frames import (
     parse_request_frame,
     parse_text_frame_bytes,
 )
-from jupyter_colab_bridge.server.dispatch import RequestContext, dispatch
+from jupyter_colab_bridge.server.context import RequestContext
+from jupyter_colab_bridge.server.dispatch import dispatch
 from jupyter_colab_bridge.server.tunnel import (
     AbandonedRequests,
     Tunnel,

@@ -17,7 +17,7 @@ import pytest
 from tornado import web
 
 from jupyter_colab_bridge.protocol.frames import LARGE_FRAME_CHARS
-from jupyter_colab_bridge.server.dispatch import RequestContext
+from jupyter_colab_bridge.server.context import RequestContext
 from jupyter_colab_bridge.server.tunnel import (
     AbandonedRequests,
     Tunnel,

@@ -37,7 +37,6 @@ from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
-from ..protocol.origins import is_same_origin
 from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
@@ -47,6 +46,7 @@ from .credentials import (
     conflicting_credentials,
     token_user,
 )
+from .verdict import PageVerdict, verdict_of
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
@@ -122,31 +122,29 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         return self.bridge.max_message_bytes
 
     # -- 1. origin ----------------------------------------------------------
+    @property
+    def verdict(self) -> PageVerdict:
+        """The front door's record of this handshake (:mod:`.verdict`)."""
+        return verdict_of(self.request)
+
     def check_origin(self, origin: str | None = None) -> bool:
         """Tornado's hook; the real check already ran in :meth:`prepare`."""
-        return origin is None or self.bridge.origin_policy.allows(origin)
-
-    @property
-    def page_origin(self) -> str | None:
-        """The handshake's single ``Origin``, or None for a non-browser client."""
-        values = self.request.headers.get_list("Origin")
-        return values[0] if values else None
+        return origin is None or self.verdict.allowed
 
     def _refuse_origin(self) -> None:
-        headers = self.request.headers
-        origins = headers.get_list("Origin")
-        if headers.get_list("Sec-Websocket-Origin"):
+        verdict = self.verdict
+        if self.request.headers.get_list("Sec-Websocket-Origin"):
             problem = "a legacy Sec-WebSocket-Origin header"
-        elif len(origins) > 1:
+        elif verdict.origin_headers > 1:
             problem = "more than one Origin header"
-        elif origins and not self.bridge.origin_policy.allows(origins[0]):
+        elif verdict.origin is not None and not verdict.allowed:
             problem = "an origin that is not allowed"
         else:
             return
         self.log.warning(
             "Colab bridge: refused a WebSocket from origin %r (%s); allowed: %s. "
             "Add it to c.ColabBridge.allowed_origins if you trust that page.",
-            ", ".join(origins) or None,
+            ", ".join(self.request.headers.get_list("Origin")) or None,
             problem,
             ", ".join(self.bridge.origin_policy.describe()),
         )
@@ -184,7 +182,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
 
     # -- 3. credentials from a page are tokens --------------------------------
     def _apply_cookie_rule(self) -> None:
-        origin = self.page_origin
+        origin = self.verdict.origin
         if origin is None or self.bridge.allow_cookie_auth or "Cookie" not in self.request.headers:
             return  # a script (no Origin) may use what it holds
         if not carries_token(self.request):
@@ -196,11 +194,12 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
 
     def _refuse_without_a_token(self) -> None:
         """Tokens only: refuse a page when the server can accept none."""
-        origin = self.page_origin
+        verdict = self.verdict
+        origin = verdict.origin
         if (
             origin is not None
             and auth_turned_off(self.identity_provider)
-            and not is_same_origin(origin, self.request.protocol, self.request.host)
+            and not verdict.same_origin
         ):
             self.log.warning(
                 "Colab bridge: refused a WebSocket from %s: %s", origin, AUTH_TURNED_OFF

@@ -20,7 +20,8 @@ from tornado import httputil
 from tornado.iostream import StreamClosedError
 
 from ..protocol.frames import BridgeRequest, MessageId, ReplyFramer
-from .page_requests import mark_from_page
+from .context import RequestContext
+from .verdict import NOT_JUDGED, PageVerdict
 
 #: Sends one text frame to the page; returns a future that resolves once it
 #: is flushed, or raises if the page has gone away.
@@ -38,22 +39,6 @@ def reply_headers(headers: httputil.HTTPHeaders) -> dict[str, str]:
             continue
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
-
-
-class RequestContext:
-    """What tornado reads from ``connection.context``: the peer's address.
-
-    The one context of the requests the bridge builds in-process: tunnelled
-    requests and the identity provider's probe (:mod:`.credentials`).
-    """
-
-    def __init__(self, remote_ip: str | None, protocol: str) -> None:
-        self.remote_ip = remote_ip
-        self.protocol = protocol
-        self.address = (remote_ip, 0)
-
-    def __str__(self) -> str:
-        return str(self.remote_ip)
 
 
 def _done_future(exc: BaseException | None = None) -> asyncio.Future[None]:
@@ -82,8 +67,16 @@ class TunnelConnection(httputil.HTTPConnection):
     aborts the connection, so the handler's next write fails at once.
     """
 
-    def __init__(self, context: RequestContext, message_id: MessageId, send: FrameSender) -> None:
+    def __init__(
+        self,
+        context: RequestContext,
+        message_id: MessageId,
+        send: FrameSender,
+        verdict: PageVerdict = NOT_JUDGED,
+    ) -> None:
         self.context = context
+        #: The record of this request, the socket's (read by the front door).
+        self.verdict = verdict
         self.message_id = message_id
         self._send_frame = send
         self._framer = ReplyFramer(message_id)
@@ -203,17 +196,15 @@ async def dispatch(
     headers: Mapping[str, str],
     context: RequestContext,
     send: FrameSender,
-    from_page: bool = False,
+    verdict: PageVerdict = NOT_JUDGED,
 ) -> TunnelConnection:
     """Start serving ``request`` through ``application``; return its connection.
 
-    ``from_page``: the socket had an (allowed) ``Origin``, so the request is an
-    allowed page's (:mod:`.page_requests`). The caller awaits
-    ``connection.finished`` for the end of the reply.
+    ``verdict`` is the socket's record (:mod:`.verdict`), which the front
+    door gives the request. The caller awaits ``connection.finished`` for
+    the end of the reply.
     """
-    connection = TunnelConnection(context, request.message_id, send)
-    if from_page:
-        mark_from_page(connection)
+    connection = TunnelConnection(context, request.message_id, send, verdict)
     request_headers = httputil.HTTPHeaders(headers)
     body = request.body or b""
     if body or request.method in ("POST", "PUT", "PATCH"):

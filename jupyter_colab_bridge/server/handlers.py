@@ -19,9 +19,10 @@ from ..protocol.handshake import (
     min_version_problem,
 )
 from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
-from .dispatch import RequestContext
+from .context import RequestContext
 from .large_text import large_text_protocol
 from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
+from .verdict import tunnelled
 
 #: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
 DIAGNOSE_MAX_FRAME_BYTES = 4096
@@ -84,7 +85,7 @@ class HttpOverWebSocketHandler(BridgeSocket):
             self.write_message,
             self.log,
             refusal=self.auth_url_error,
-            from_page=self.page_origin is not None,
+            verdict=tunnelled(self.verdict, headers),
             fail=self.close,
         )
 
@@ -145,7 +146,7 @@ class DiagnoseHandler(BridgeSocket):
     @allow_unauthenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Upgrade for an allowed origin, or for a credentialed script."""
-        if self.page_origin is None and self.current_user is None:
+        if self.verdict.origin is None and self.current_user is None:
             self.log.warning(
                 "Colab bridge: refused a diagnose WebSocket without Origin or credentials"
             )

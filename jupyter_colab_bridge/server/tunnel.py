@@ -39,8 +39,10 @@ from ..protocol.frames import (
     parse_text_frame_bytes,
 )
 from ..protocol.paths import PathError, check_request_path
+from .context import RequestContext
 from .corking import BurstCork
-from .dispatch import FrameSender, RequestContext, TunnelConnection, dispatch
+from .dispatch import FrameSender, TunnelConnection, dispatch
+from .verdict import NOT_JUDGED, PageVerdict
 
 
 class AbandonedRequests:
@@ -100,7 +102,7 @@ class Tunnel:
         write: FrameSender,
         log: logging.Logger,
         refusal: str | None = None,
-        from_page: bool = False,
+        verdict: PageVerdict = NOT_JUDGED,
         fail: Callable[[int, str], None] | None = None,
     ) -> None:
         self.application = application
@@ -111,8 +113,8 @@ class Tunnel:
         self.log = log
         #: Why every request is refused with 500 (the auth URL was refused), else None.
         self.refusal = refusal
-        #: The socket had an (allowed) ``Origin``: its requests are an allowed page's.
-        self.from_page = from_page
+        #: The record of every request of this socket (:mod:`.verdict`).
+        self.verdict = verdict
         self._write = write
         #: Closes the socket with a code and reason (a text frame that is not UTF-8).
         self._fail = fail
@@ -253,7 +255,7 @@ class Tunnel:
                     headers,
                     self.context,
                     self._send,
-                    from_page=self.from_page,
+                    verdict=self.verdict,
                 )
             finally:
                 self.starting -= 1
