@@ -8,7 +8,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 from tornado.routing import AnyMatches, Rule
-from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
 
 from ._version import __version__
 from .backend_url import hub_paste_urls, paste_url, ssh_forward_hint
@@ -23,7 +23,7 @@ from .protocol.origins import (
 from .protocol.paths import BRIDGE_PREFIX
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
-from .server.base import EXTENSION_NAME
+from .server.base import EXTENSION_NAME, ConnectionLimit
 from .server.credentials import HOW_TO_SET_A_TOKEN
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.front_door import FrontDoor
@@ -272,11 +272,22 @@ class ColabBridge(ExtensionApp):
             raise TraitError(f"ColabBridge.{proposal['trait'].name} must not be negative")
         return float(proposal["value"])
 
+    @observe("max_connections", "max_diagnose_connections")
+    def _follow_limits(self, change: dict[str, Any]) -> None:
+        limit = {"max_connections": "connections", "max_diagnose_connections": "diagnose_limit"}
+        connection_limit = getattr(self, limit[change["name"]], None)
+        if connection_limit is not None:  # not yet built: it reads the setting then
+            connection_limit.limit = change["new"]
+
     def initialize_settings(self) -> None:
         """Share the policy with the handlers, install the request hooks, plan the banner."""
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
-        self.open_connections: set[Any] = set()
-        self.diagnose_connections: set[Any] = set()
+        self.connections = ConnectionLimit(self.max_connections, "max_connections")
+        self.diagnose_limit = ConnectionLimit(
+            self.max_diagnose_connections, "max_diagnose_connections"
+        )
+        self.open_connections = self.connections.open
+        self.diagnose_connections = self.diagnose_limit.open
         self.abandoned_requests = AbandonedRequests(self.max_abandoned_requests)
         assert self.serverapp is not None
         web_app = self.serverapp.web_app

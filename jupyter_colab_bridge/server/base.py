@@ -24,19 +24,27 @@ Order of checks at the handshake, all before the upgrade:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server import CallContext
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
-from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
+from ..protocol.handshake import (
+    AUTH_URL_PARAM,
+    CLOSE_BAD_REQUEST,
+    MIN_VERSION_PARAM,
+    min_version_problem,
+)
 from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
@@ -62,10 +70,14 @@ BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
 
 
 class ConnectionLimit:
-    """Open sockets counted against one ``ColabBridge`` limit."""
+    """Open sockets counted against one ``ColabBridge`` limit.
 
-    def __init__(self, open_sockets: set[Any], limit: int, setting: str) -> None:
-        self.open = open_sockets
+    Built once per limit when the extension starts; ``limit`` follows the
+    setting when it changes (``ColabBridge`` observes it).
+    """
+
+    def __init__(self, limit: int, setting: str) -> None:
+        self.open: set[Any] = set()
         self.limit = limit
         #: The ``ColabBridge`` setting's name, for the log.
         self.setting = setting
@@ -87,14 +99,13 @@ def extension_app(settings: Mapping[str, Any]) -> ColabBridge:
     return cast("ColabBridge", settings[EXTENSION_NAME])
 
 
-class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
-    """Origin allowlist, auth-URL flow and connection limits for bridge sockets.
+class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """The one base of the bridge's sockets: origin, auth URL, credentials, connection limits.
 
-    A typed base of the bridge's WebSocket handlers: it subclasses what it is
-    mixed into (tornado's ``WebSocketHandler`` and ``JupyterHandler``), so the
-    checker sees the attributes it uses. Listed first among a handler's bases,
-    it comes before ``WebSocketMixin`` and jupyter_server's kernel handler in
-    the method resolution order, as a mixin would.
+    jupyter_server's anchors' order (``ExtensionHandlerMixin, WebSocketMixin,
+    WebSocketHandler, JupyterHandler``). ``KernelChannelsHandler`` lists it
+    before jupyter_server's kernel handler, which then comes before
+    ``WebSocketMixin`` in the method resolution order.
     """
 
     #: Whether the handshake's credentials are checked (the auth URL, the cookie rule).
@@ -239,10 +250,22 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403)
 
     def connection_limit(self) -> ConnectionLimit:
-        """The limit this socket counts against (read afresh: settings may change)."""
-        return ConnectionLimit(
-            self.bridge.open_connections, self.bridge.max_connections, "max_connections"
-        )
+        """The limit this socket counts against (``ColabBridge.max_connections``)."""
+        return self.bridge.connections
+
+    @contextlib.asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        """This socket's place under its limit for the handshake: 503 if none is left.
+
+        The place is kept once the socket is open (``on_close`` gives it back),
+        and given back at once if the handshake ends without an upgrade.
+        """
+        self.reserve_connection()
+        try:
+            yield
+        finally:
+            if self.ws_connection is None:
+                self.release_connection()
 
     def reserve_connection(self) -> None:
         """Count this socket against its limit; 503 if no place is left."""
@@ -290,6 +313,15 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         self.stop_pings()
         super().on_close()
         self.forget_call_context()
+
+    def close_for_min_version(self) -> bool:
+        """Close with 400 if ``min_version`` is unusable; True if closed."""
+        reason = min_version_problem(self.get_query_argument(MIN_VERSION_PARAM, None))
+        if reason is None:
+            return False
+        self.log.error("Colab bridge: rejecting connection: %s", reason)
+        self.close(code=CLOSE_BAD_REQUEST, reason=reason)
+        return True
 
     def upstream_credentials(self) -> dict[str, str]:
         """The headers that carry this socket's authentication to the server.
