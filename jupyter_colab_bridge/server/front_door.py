@@ -23,7 +23,7 @@ from tornado.routing import Router
 
 from ..protocol.origins import OriginPolicy
 from .direct_mode import DirectModeGate
-from .dispatch import TunnelConnection
+from .tunnel import TunnelConnection
 from .verdict import judge, record
 
 

@@ -15,7 +15,7 @@ from ..protocol.handshake import (
 from .base import BridgeSocket, ConnectionLimit, buffered_bytes
 from .context import RequestContext
 from .large_text import large_text_protocol
-from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
+from .tunnel import PageSocket, Tunnel, TunnelCredentials, TunnelHandshake, TunnelLimits
 from .verdict import tunnelled
 
 #: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
@@ -49,19 +49,22 @@ class HttpOverWebSocketHandler(BridgeSocket):
         headers = self.upstream_credentials()
         headers["Host"] = self.local_host_header()
         bridge = self.bridge
-        return Tunnel(
-            self.application,
+        handshake = TunnelHandshake(
             TunnelCredentials(headers, self.get_cookie("_xsrf")),
             RequestContext(self.request.remote_ip, self.request.protocol),
             self.settings.get("base_url", "/"),
-            TunnelLimits(
-                bridge.max_requests_in_flight, bridge.request_timeout, bridge.abandoned_requests
-            ),
-            self.write_message,
-            self.log,
+            tunnelled(self.verdict, headers),
             refusal=self.auth_url_error,
-            verdict=tunnelled(self.verdict, headers),
-            fail=self.close,
+        )
+        limits = TunnelLimits(
+            bridge.max_requests_in_flight, bridge.request_timeout, bridge.abandoned_requests
+        )
+        return Tunnel(
+            self.application,
+            handshake,
+            limits,
+            PageSocket(self.write_message, self.close),
+            self.log,
         )
 
     def get_websocket_protocol(self) -> Any:
