@@ -95,7 +95,7 @@ class DirectModeRules:
         self.bridge_prefix = f"{base_url}{BRIDGE_PREFIX}"
         self.allow_cookie_auth = allow_cookie_auth
 
-    def page_origin(self, request: httputil.HTTPServerRequest) -> str | None:
+    def origin_in_scope(self, request: httputil.HTTPServerRequest) -> str | None:
         """The origin of a direct request from an allowed page that direct mode concerns, else None.
 
         Read from the front door's verdict (:mod:`.verdict`); only under
@@ -144,7 +144,7 @@ class DirectModeGate:
         self, request: httputil.HTTPServerRequest, verdict: PageVerdict
     ) -> httputil.HTTPMessageDelegate | None:
         """A preflight answer or a refusal, else None after adjusting the credentials."""
-        origin = self.rules.page_origin(request)
+        origin = self.rules.origin_in_scope(request)
         if origin is None:
             return None
         if is_preflight(request):
@@ -265,7 +265,7 @@ class CorsTransform(web.OutputTransform):
 
     def __init__(self, request: httputil.HTTPServerRequest) -> None:
         super().__init__(request)
-        self.origin = self.rules.page_origin(request)
+        self.origin = self.rules.origin_in_scope(request)
         self.cors = self.origin is not None and self.rules.gets_cors(request)
         self.under_base_url = request.path.startswith(self.rules.base_url)
 
@@ -300,7 +300,7 @@ def trust_allowlisted_origins(identity_provider: Any, rules: DirectModeRules) ->
 
     @functools.wraps(original)
     def should_check_origin(handler: web.RequestHandler) -> bool:
-        if rules.page_origin(handler.request) is not None:
+        if rules.origin_in_scope(handler.request) is not None:
             return False
         return bool(original(handler))
 

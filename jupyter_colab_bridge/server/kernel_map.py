@@ -109,8 +109,9 @@ class KernelMapHook(APIHandler):
     async def map_kernel(self) -> None:
         """Rewrite ``request.body`` for an allowed page's authorized request; else nothing.
 
-        A request that is not authenticated or not authorized is left as it
-        is, for jupyter_server's own decorators to refuse.
+        The method is ``@web.authenticated``, as jupyter_server's; a request
+        the authorizer refuses is left as it is, for jupyter_server's own
+        ``@authorized`` to refuse.
         """
         mapper = self.kernel_mapper
         if not mapper.kernel_map or not verdict_of(self.request).from_allowed_page:
@@ -184,6 +185,7 @@ class MappedSessionRootHandler(KernelMapHook, SessionRootHandler):
 
     kind = "session"
 
+    @web.authenticated
     async def post(self) -> None:
         """The map, then jupyter_server's ``post``."""
         await self.map_kernel()
@@ -195,6 +197,7 @@ class MappedSessionHandler(KernelMapHook, SessionHandler):
 
     kind = "session"
 
+    @web.authenticated
     async def patch(self, session_id: str) -> None:
         """The map, then jupyter_server's ``patch``."""
         await self.map_kernel()
@@ -206,6 +209,7 @@ class MappedKernelsHandler(KernelMapHook, MainKernelHandler):
 
     kind = "kernel"
 
+    @web.authenticated
     async def post(self) -> None:
         """The map, then jupyter_server's ``post``."""
         await self.map_kernel()
