@@ -231,3 +231,22 @@ async def test_unauthenticated_post_makes_no_gateway_call(
     # The access log's 403 lines are jupyter_server's; the bridge wrote nothing.
     added = server.log_text()[len(log_before) :]
     assert "Colab bridge" not in added, added
+
+
+# -- the map's body limit -------------------------------------------------------------
+
+
+async def test_the_map_leaves_a_body_larger_than_any_session_request(
+    fetch: Any, token: str, server_log: Any
+) -> None:
+    """Above MAX_MAPPED_BODY_BYTES the body goes to jupyter_server as it came, with a WARNING."""
+    from jupyter_colab_bridge.server.kernel_map import MAX_MAPPED_BODY_BYTES
+
+    page = {"Origin": COLAB_ORIGIN, "Authorization": f"token {token}"}
+    padded = {**SESSION, "padding": "x" * MAX_MAPPED_BODY_BYTES}
+    created = await fetch("api/sessions", "POST", page, json.dumps(padded))
+    assert created.code == 201, created.body
+    assert json.loads(created.body)["kernel"]["name"] == "python3"  # not mapped
+    assert any("ColabBridge.kernel_map reads at most" in m for m in bridge_lines(server_log))
+    small = await fetch("api/sessions", "POST", page, json.dumps({**SESSION, "path": "b.ipynb"}))
+    assert json.loads(small.body)["kernel"]["name"] == "other"  # a session request is mapped
