@@ -4,9 +4,9 @@ Each request frame becomes a real :class:`tornado.httputil.HTTPServerRequest`
 handed to the server's tornado application, exactly as its HTTP server would
 hand it over, so it meets the same handlers, authentication, authorization
 and XSRF checks as a direct call, with no loopback TCP hop and no host taken
-from the page. The response the handler writes is turned into reply frames
-as it is written; a handler that streams (a file download) waits for the
-page's WebSocket to drain before it writes more.
+from the page. The connection it is served on (:class:`.tunnel.TunnelConnection`)
+turns the response into reply frames as it is written, and carries the
+socket's verdict to the front door (:mod:`.front_door`).
 """
 
 from __future__ import annotations

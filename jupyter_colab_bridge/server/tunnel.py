@@ -1,10 +1,15 @@
 """One ``http_over_websocket`` socket's tunnel: its requests, limits and timeouts.
 
 The handler (:class:`.handlers.HttpOverWebSocketHandler`) authorizes the
-handshake, builds a :class:`Tunnel` with the socket's credentials, forwards
-each frame to :meth:`Tunnel.submit` and calls :meth:`Tunnel.close` when the
-page goes away. Everything else lives here:
+handshake, builds a :class:`Tunnel` with what the handshake established
+(:class:`TunnelHandshake`: credentials, peer, verdict) and how to reach the
+page (:class:`PageSocket`), forwards each frame to :meth:`Tunnel.submit` and
+calls :meth:`Tunnel.close` when the page goes away. Everything else lives here:
 
+* each request is served on a :class:`TunnelConnection`, which turns the
+  handler's response into reply frames as it is written (a handler that
+  streams waits for the page's socket to drain) and gives the front door
+  the socket's verdict;
 * a request keeps its place under ``max_requests_in_flight`` until its
   *handler* finishes, even after a 504 or after the page closed: tornado
   never cancels a handler, so the limit counts the work, not the waiting;
