@@ -7,11 +7,12 @@ Run from the repository root::
 It initializes a real jupyter_server with the bridge in this process (no
 listening socket, a temporary root_dir) and times the server's own routing,
 ``web_app.find_handler``, for the same request as another client sends it
-(the reference) and as an allowed page's (marked as the tunnel marks it, so
-the bridge's ``PageRequestRouter`` finds the route, checks it for the
-missing-route line and, for ``POST api/sessions``, wraps it for the kernel
-map). The two take turns in blocks, so drift of a shared machine hits both
-alike; it prints microseconds per lookup and the ratio page/reference.
+(the reference: no ``Origin``) and as an allowed page's direct request
+(Colab's ``Origin`` and a token: the bridge's front door judges it once,
+records its verdict and lets direct mode's gate look at it; the kernel map
+and the missing-route line run later, in the handler's life). The two take
+turns in blocks, so drift of a shared machine hits both alike; it prints
+microseconds per lookup and the ratio page/reference.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from typing import Any
 from jupyter_server.serverapp import ServerApp
 from tornado import httputil
 
-from jupyter_colab_bridge.server.kernel_map import KernelMapDelegate
-from jupyter_colab_bridge.server.page_requests import mark_from_page
+from jupyter_colab_bridge.server.verdict import verdict_of
 
 BLOCK = 500
 PATHS = (("GET", "api/status"), ("GET", "api/contents/x.ipynb"), ("POST", "api/sessions"))
@@ -56,13 +56,13 @@ class _Connection:
 
 
 def request(method: str, path: str, page: bool) -> httputil.HTTPServerRequest:
-    connection = _Connection()
+    headers = httputil.HTTPHeaders({"Host": "127.0.0.1", "Authorization": "token bench"})
     if page:
-        mark_from_page(connection)
+        headers["Origin"] = "https://colab.research.google.com"
     return httputil.HTTPServerRequest(
         start_line=httputil.RequestStartLine(method, f"/{path}", "HTTP/1.1"),
-        headers=httputil.HTTPHeaders({"Host": "127.0.0.1"}),
-        connection=connection,  # type: ignore[arg-type]
+        headers=headers,
+        connection=_Connection(),  # type: ignore[arg-type]
     )
 
 
@@ -79,8 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
         web_app = make_server(root).web_app
-        wrapped = web_app.find_handler(request("POST", "api/sessions", True))
-        assert isinstance(wrapped, KernelMapDelegate), "the bridge's page router did not run"
+        judged = request("POST", "api/sessions", True)
+        web_app.find_handler(judged)
+        assert verdict_of(judged).from_allowed_page, "the bridge's front door did not run"
         print(f"{'request':28} {'reference us':>13} {'page us':>9} {'ratio':>6}")
         for method, path in PATHS:
             ref: list[float] = []

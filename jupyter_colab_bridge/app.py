@@ -8,7 +8,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 from tornado.routing import AnyMatches, Rule
-from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
 
 from ._version import __version__
 from .backend_url import hub_paste_urls, paste_url, ssh_forward_hint
@@ -30,16 +30,16 @@ from .protocol.port_proxy import (
 )
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
-from .server.base import EXTENSION_NAME
+from .server.base import EXTENSION_NAME, ConnectionLimit
 from .server.credentials import HOW_TO_SET_A_TOKEN
 from .server.direct_mode import DirectModeRules, enable_direct_mode
+from .server.front_door import FrontDoor
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
-from .server.kernel_map import KernelMapper
-from .server.missing_routes import MissingRouteReporter
-from .server.no_cookies import no_cookies_transform
+from .server.kernel_map import KernelMapper, kernel_map_handlers
+from .server.missing_routes import MissingRouteReporter, report_after_logging
+from .server.no_cookies import NoCookiesTransform
 from .server.nodelay import send_websocket_frames_at_once
-from .server.page_requests import PageRequestRouter
 from .server.port_proxy import PortProxyHandler
 from .server.proxied_ws import ProxiedWebSocketHandler
 from .server.tunnel import AbandonedRequests
@@ -314,31 +314,43 @@ class ColabBridge(ExtensionApp):
             raise TraitError(f"ColabBridge.{proposal['trait'].name} must not be negative")
         return float(proposal["value"])
 
+    @observe("max_connections", "max_diagnose_connections")
+    def _follow_limits(self, change: dict[str, Any]) -> None:
+        limit = {"max_connections": "connections", "max_diagnose_connections": "diagnose_limit"}
+        connection_limit = getattr(self, limit[change["name"]], None)
+        if connection_limit is not None:  # not yet built: it reads the setting then
+            connection_limit.limit = change["new"]
+
     def initialize_settings(self) -> None:
         """Share the policy with the handlers, install the request hooks, plan the banner."""
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
-        self.open_connections: set[Any] = set()
-        self.diagnose_connections: set[Any] = set()
+        self.connections = ConnectionLimit(self.max_connections, "max_connections")
+        self.diagnose_limit = ConnectionLimit(
+            self.max_diagnose_connections, "max_diagnose_connections"
+        )
+        self.open_connections = self.connections.open
+        self.diagnose_connections = self.diagnose_limit.open
         self.abandoned_requests = AbandonedRequests(self.max_abandoned_requests)
         assert self.serverapp is not None
         web_app = self.serverapp.web_app
         send_websocket_frames_at_once(web_app, self.log)
         base_url = web_app.settings["base_url"]
-        self.kernel_mapper = KernelMapper(self.kernel_map, self.serverapp, base_url, self.log)
-        token = str(self.serverapp.identity_provider.token or "")
-        pages = PageRequestRouter(
-            web_app, self.kernel_mapper, MissingRouteReporter(base_url, token, self.log)
-        )
-        # First of the server's routes; direct mode's gate, which marks a page's
-        # requests, goes in front of it below.
-        web_app.default_router.rules.insert(0, Rule(AnyMatches(), pages))
+        self.kernel_mapper = KernelMapper(self.kernel_map, self.serverapp, self.log)
         IOLoop.current().add_callback(self.kernel_mapper.log_start_up)
-        web_app.add_transform(no_cookies_transform(self.origin_policy))
+        token = str(self.serverapp.identity_provider.token or "")
+        report_after_logging(self.settings, MissingRouteReporter(base_url, token, self.log))
+        web_app.add_transform(NoCookiesTransform)
+        gate = None
         if self.direct_mode:
-            rules = DirectModeRules(
-                self.origin_policy, web_app.settings["base_url"], self.allow_cookie_auth
+            rules = DirectModeRules(base_url, self.allow_cookie_auth)
+            gate = enable_direct_mode(
+                web_app, web_app.settings["identity_provider"], rules, self.log
             )
-            enable_direct_mode(web_app, web_app.settings["identity_provider"], rules, self.log)
+        # The bridge's one rule in tornado's router, ahead of every extension's
+        # and the server's own routes: each request's verdict is recorded there.
+        web_app.default_router.rules.insert(
+            0, Rule(AnyMatches(), FrontDoor(self.origin_policy, gate))
+        )
         IOLoop.current().add_callback(self._log_banner)
 
     def initialize_handlers(self) -> None:
@@ -356,6 +368,10 @@ class ColabBridge(ExtensionApp):
         )
         if self.port_proxy:
             self.handlers.append((rf"/{PROXY_PREFIX}/.*", PortProxyHandler))
+        if self.kernel_map:
+            # jupyter_server's session and kernel handlers, with the map applied
+            # after authentication (ahead of the server's own routes).
+            self.handlers.extend(kernel_map_handlers())
         if self.runtime_api:
             server = self.serverapp
             assert server is not None

@@ -28,11 +28,15 @@ from jupyter_colab_bridge.protocol.frames import (
     parse_request_frame,
     parse_text_frame_bytes,
 )
-from jupyter_colab_bridge.server.dispatch import RequestContext, dispatch
+from jupyter_colab_bridge.server.context import RequestContext
+from jupyter_colab_bridge.server.dispatch import dispatch
 from jupyter_colab_bridge.server.tunnel import (
     AbandonedRequests,
+    PageSocket,
     Tunnel,
+    TunnelConnection,
     TunnelCredentials,
+    TunnelHandshake,
     TunnelLimits,
 )
 from tests.helpers.bridge_client import connected
@@ -124,13 +128,12 @@ async def test_tunnel_takes_bytes_and_reads_on_after_the_parse() -> None:
 
     tunnel = Tunnel(
         web.Application([("/echo", EchoHandler)]),
-        TunnelCredentials({"Host": "127.0.0.1"}, None),
-        RequestContext("127.0.0.1", "http"),
-        "/",
+        TunnelHandshake(
+            TunnelCredentials({"Host": "127.0.0.1"}, None), RequestContext("127.0.0.1", "http"), "/"
+        ),
         TunnelLimits(4, 0, AbandonedRequests(8)),
-        send,
+        PageSocket(send, fail=lambda code, reason: closed.append((code, reason))),
         logging.getLogger("test_large_frames"),
-        fail=lambda code, reason: closed.append((code, reason)),
     )
     pending = tunnel.submit_text_bytes(frame(path="/echo", body_base64=B64).encode())
     assert pending is not None  # the socket reads its next frame only after this
@@ -211,7 +214,8 @@ async def test_the_handler_gets_the_decoded_body_itself(path: str) -> None:
     body = bytes(BODY)
     request = BridgeRequest("b", "POST", path, body)
     headers = {"Host": "127.0.0.1"}
-    connection = await dispatch(app, request, headers, RequestContext("127.0.0.1", "http"), send)
+    connection = TunnelConnection(RequestContext("127.0.0.1", "http"), request.message_id, send)
+    await dispatch(app, request, headers, connection)
     await connection.finished
     assert len(BodyHandler.bodies) == 1
     assert BodyHandler.bodies[0] is body

@@ -3,10 +3,10 @@
 jupyter_server's ``WebSocketMixin`` stops a socket's ping ``PeriodicCallback``
 only at its next tick (``ws_ping_interval``, 30 s by default); until then the
 timer keeps the closed handler (~11 KB) alive. Each bridge handler's
-``on_close`` goes through ``BridgeHandlerMixin.on_close``, which stops it.
+``on_close`` goes through ``BridgeSocket.on_close``, which stops it.
 
 Two more holders outside the bridge are cut from its side (see
-``BridgeHandlerMixin.forget_call_context`` and ``kernel_channels.release_handler``):
+``BridgeSocket.forget_call_context`` and ``kernel_channels.release_handler``):
 jupyter_server's ``CallContext`` copied into asyncio's cancelled timers, and the
 kernel connection's never-cancelled ``give_up`` timer.
 """

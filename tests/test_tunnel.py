@@ -17,11 +17,13 @@ import pytest
 from tornado import web
 
 from jupyter_colab_bridge.protocol.frames import LARGE_FRAME_CHARS
-from jupyter_colab_bridge.server.dispatch import RequestContext
+from jupyter_colab_bridge.server.context import RequestContext
 from jupyter_colab_bridge.server.tunnel import (
     AbandonedRequests,
+    PageSocket,
     Tunnel,
     TunnelCredentials,
+    TunnelHandshake,
     TunnelLimits,
 )
 from tests.helpers.probes import until
@@ -120,15 +122,10 @@ def make_tunnel(
     abandoned: AbandonedRequests | None = None,
 ) -> Tunnel:
     limits = TunnelLimits(in_flight, timeout, abandoned or AbandonedRequests(8))
-    return Tunnel(
-        app,
-        TunnelCredentials({"Host": "127.0.0.1"}, None),
-        RequestContext("127.0.0.1", "http"),
-        "/",
-        limits,
-        page.send,
-        LOG,
+    handshake = TunnelHandshake(
+        TunnelCredentials({"Host": "127.0.0.1"}, None), RequestContext("127.0.0.1", "http"), "/"
     )
+    return Tunnel(app, handshake, limits, PageSocket(page.send), LOG)
 
 
 def frame(message_id: str, method: str, path: str, **extra: Any) -> str:

@@ -20,10 +20,13 @@ class Server:
     """jupyter_server with the bridge, in a subprocess.
 
     ``bridge``: extra ``ColabBridge`` settings (none by default: the server's
-    default allowlist, which includes Colab's origin).
+    default allowlist, which includes Colab's origin). ``enabled=False``: the
+    same server without the bridge (a reference).
     """
 
-    def __init__(self, tmp: Path, bridge: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, tmp: Path, bridge: dict[str, Any] | None = None, enabled: bool = True
+    ) -> None:
         self.tmp = tmp
         self.port = free_port()
         self.token = uuid.uuid4().hex
@@ -32,13 +35,14 @@ class Server:
         self.root.mkdir()
         self.runtime.mkdir()
         self.bridge = dict(bridge or {})
+        self.enabled = enabled
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = tmp / "server.log"
 
     def start(self) -> None:
         config: dict[str, Any] = {
             "ServerApp": {
-                "jpserver_extensions": {"jupyter_colab_bridge": True},
+                "jpserver_extensions": {"jupyter_colab_bridge": self.enabled},
                 "port": self.port,
                 "port_retries": 0,
                 "ip": "127.0.0.1",

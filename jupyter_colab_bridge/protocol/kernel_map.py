@@ -54,6 +54,10 @@ class KernelMapError(ValueError):
         return f"kernel {self.mapped} not found"
 
 
+class BodyNotJson(ValueError):
+    """A body the map cannot read as JSON although it may look like it (too deeply nested)."""
+
+
 @dataclass(frozen=True)
 class Remap:
     """One rewritten request: the new body, what was asked and what it gets."""
@@ -110,19 +114,25 @@ def remap_body(
     body: bytes,
     kernel_map: Mapping[str, str],
     default_name: str,
-    existing: Iterable[str],
+    existing: Iterable[str] | None = None,
 ) -> Remap | None:
     """The body with the mapped kernel name, or None when the map does not apply.
 
     A body that is not a JSON object is left alone: the server answers it
-    with its own error. Raises :class:`KernelMapError` when the mapped kernel
-    is not among ``existing``.
+    with its own error; one nested too deeply to parse raises
+    :class:`BodyNotJson` (the server's own parser would fail on it too, with
+    a less clear answer). With ``existing``, raises :class:`KernelMapError`
+    when the mapped kernel is not among them (:func:`check_target`).
     """
     if not kernel_map:
         return None
     if body.strip():
         try:
             model = json.loads(body)
+        except RecursionError:
+            raise BodyNotJson(
+                "The request body is not JSON: it is nested too deeply to parse."
+            ) from None
         except (ValueError, UnicodeDecodeError):
             return None
     else:
@@ -147,11 +157,18 @@ def remap_body(
     if not isinstance(requested, str) or requested not in kernel_map:
         return None
     mapped = kernel_map[requested]
-    names = set(existing)
-    if mapped not in names:
-        raise KernelMapError(requested, mapped, names)
     holder["name"] = mapped
-    return Remap(json.dumps(model).encode(), requested, mapped)
+    remap = Remap(json.dumps(model).encode(), requested, mapped)
+    if existing is not None:
+        check_target(remap, existing)
+    return remap
+
+
+def check_target(remap: Remap, existing: Iterable[str]) -> None:
+    """:class:`KernelMapError` when ``remap`` sends to a kernel not among ``existing``."""
+    names = set(existing)
+    if remap.mapped not in names:
+        raise KernelMapError(remap.requested, remap.mapped, names)
 
 
 def describe_map(kernel_map: Mapping[str, str], existing: Iterable[str]) -> tuple[str, list[str]]:

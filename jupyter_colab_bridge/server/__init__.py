@@ -1,17 +1,19 @@
 """The server side: tornado handlers and hooks that translate to the pure protocol.
 
+* :mod:`.front_door`: the bridge's one rule in tornado's router, first of all;
+* :mod:`.verdict`: each request's record: from an allowed page, origin, credentials;
 * :mod:`.base`: what every bridge socket checks before and around the upgrade;
 * :mod:`.credentials`: does a request carry a token, does the server accept one;
 * :mod:`.handlers`: ``http_over_websocket`` and its ``diagnose`` socket;
 * :mod:`.tunnel`: one tunnel socket's requests, in-flight limits and timeouts;
 * :mod:`.dispatch`: tunnelled requests served in-process by the server's own app;
+* :mod:`.context`: the peer's address of the requests the bridge builds in-process;
 * :mod:`.corking`: bursts of small reply frames leave in few TCP segments;
 * :mod:`.kernel_channels`: ``proxied_ws`` kernel channels, attached in-process;
 * :mod:`.proxied_ws`: ``http_over_websocket/proxied_ws/<path>``, relayed;
 * :mod:`.nodelay`: WebSocket frames sent at once (``TCP_NODELAY``);
 * :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly;
 * :mod:`.no_cookies`: no ``Set-Cookie`` on any reply to an allowed page;
-* :mod:`.page_requests`: an allowed page's requests, either way in, routed as usual;
-* :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied to those requests;
+* :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied after authentication;
 * :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks.
 """

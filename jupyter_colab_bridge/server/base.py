@@ -24,20 +24,27 @@ Order of checks at the handshake, all before the upgrade:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server import CallContext
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
-from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
-from ..protocol.origins import is_same_origin
+from ..protocol.handshake import (
+    AUTH_URL_PARAM,
+    CLOSE_BAD_REQUEST,
+    MIN_VERSION_PARAM,
+    min_version_problem,
+)
 from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
@@ -47,6 +54,7 @@ from .credentials import (
     conflicting_credentials,
     token_user,
 )
+from .verdict import PageVerdict, verdict_of
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
@@ -62,10 +70,14 @@ BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
 
 
 class ConnectionLimit:
-    """Open sockets counted against one ``ColabBridge`` limit."""
+    """Open sockets counted against one ``ColabBridge`` limit.
 
-    def __init__(self, open_sockets: set[Any], limit: int, setting: str) -> None:
-        self.open = open_sockets
+    Built once per limit when the extension starts; ``limit`` follows the
+    setting when it changes (``ColabBridge`` observes it).
+    """
+
+    def __init__(self, limit: int, setting: str) -> None:
+        self.open: set[Any] = set()
         self.limit = limit
         #: The ``ColabBridge`` setting's name, for the log.
         self.setting = setting
@@ -87,14 +99,13 @@ def extension_app(settings: Mapping[str, Any]) -> ColabBridge:
     return cast("ColabBridge", settings[EXTENSION_NAME])
 
 
-class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
-    """Origin allowlist, auth-URL flow and connection limits for bridge sockets.
+class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """The one base of the bridge's sockets: origin, auth URL, credentials, connection limits.
 
-    A typed base of the bridge's WebSocket handlers: it subclasses what it is
-    mixed into (tornado's ``WebSocketHandler`` and ``JupyterHandler``), so the
-    checker sees the attributes it uses. Listed first among a handler's bases,
-    it comes before ``WebSocketMixin`` and jupyter_server's kernel handler in
-    the method resolution order, as a mixin would.
+    jupyter_server's anchors' order (``ExtensionHandlerMixin, WebSocketMixin,
+    WebSocketHandler, JupyterHandler``). ``KernelChannelsHandler`` lists it
+    before jupyter_server's kernel handler, which then comes before
+    ``WebSocketMixin`` in the method resolution order.
     """
 
     #: Whether the handshake's credentials are checked (the auth URL, the cookie rule).
@@ -122,31 +133,29 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         return self.bridge.max_message_bytes
 
     # -- 1. origin ----------------------------------------------------------
+    @property
+    def verdict(self) -> PageVerdict:
+        """The front door's record of this handshake (:mod:`.verdict`)."""
+        return verdict_of(self.request)
+
     def check_origin(self, origin: str | None = None) -> bool:
         """Tornado's hook; the real check already ran in :meth:`prepare`."""
-        return origin is None or self.bridge.origin_policy.allows(origin)
-
-    @property
-    def page_origin(self) -> str | None:
-        """The handshake's single ``Origin``, or None for a non-browser client."""
-        values = self.request.headers.get_list("Origin")
-        return values[0] if values else None
+        return origin is None or self.verdict.allowed
 
     def _refuse_origin(self) -> None:
-        headers = self.request.headers
-        origins = headers.get_list("Origin")
-        if headers.get_list("Sec-Websocket-Origin"):
+        verdict = self.verdict
+        if self.request.headers.get_list("Sec-Websocket-Origin"):
             problem = "a legacy Sec-WebSocket-Origin header"
-        elif len(origins) > 1:
+        elif verdict.origin_headers > 1:
             problem = "more than one Origin header"
-        elif origins and not self.bridge.origin_policy.allows(origins[0]):
+        elif verdict.origin is not None and not verdict.allowed:
             problem = "an origin that is not allowed"
         else:
             return
         self.log.warning(
             "Colab bridge: refused a WebSocket from origin %r (%s); allowed: %s. "
             "Add it to c.ColabBridge.allowed_origins if you trust that page.",
-            ", ".join(origins) or None,
+            ", ".join(self.request.headers.get_list("Origin")) or None,
             problem,
             ", ".join(self.bridge.origin_policy.describe()),
         )
@@ -184,7 +193,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
 
     # -- 3. credentials from a page are tokens --------------------------------
     def _apply_cookie_rule(self) -> None:
-        origin = self.page_origin
+        origin = self.verdict.origin
         if origin is None or self.bridge.allow_cookie_auth or "Cookie" not in self.request.headers:
             return  # a script (no Origin) may use what it holds
         if not carries_token(self.request):
@@ -196,11 +205,12 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
 
     def _refuse_without_a_token(self) -> None:
         """Tokens only: refuse a page when the server can accept none."""
-        origin = self.page_origin
+        verdict = self.verdict
+        origin = verdict.origin
         if (
             origin is not None
             and auth_turned_off(self.identity_provider)
-            and not is_same_origin(origin, self.request.protocol, self.request.host)
+            and not verdict.same_origin
         ):
             self.log.warning(
                 "Colab bridge: refused a WebSocket from %s: %s", origin, AUTH_TURNED_OFF
@@ -240,10 +250,22 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403)
 
     def connection_limit(self) -> ConnectionLimit:
-        """The limit this socket counts against (read afresh: settings may change)."""
-        return ConnectionLimit(
-            self.bridge.open_connections, self.bridge.max_connections, "max_connections"
-        )
+        """The limit this socket counts against (``ColabBridge.max_connections``)."""
+        return self.bridge.connections
+
+    @contextlib.asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        """This socket's place under its limit for the handshake: 503 if none is left.
+
+        The place is kept once the socket is open (``on_close`` gives it back),
+        and given back at once if the handshake ends without an upgrade.
+        """
+        self.reserve_connection()
+        try:
+            yield
+        finally:
+            if self.ws_connection is None:
+                self.release_connection()
 
     def reserve_connection(self) -> None:
         """Count this socket against its limit; 503 if no place is left."""
@@ -291,6 +313,15 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         self.stop_pings()
         super().on_close()
         self.forget_call_context()
+
+    def close_for_min_version(self) -> bool:
+        """Close with 400 if ``min_version`` is unusable; True if closed."""
+        reason = min_version_problem(self.get_query_argument(MIN_VERSION_PARAM, None))
+        if reason is None:
+            return False
+        self.log.error("Colab bridge: rejecting connection: %s", reason)
+        self.close(code=CLOSE_BAD_REQUEST, reason=reason)
+        return True
 
     def upstream_credentials(self) -> dict[str, str]:
         """The headers that carry this socket's authentication to the server.

@@ -24,7 +24,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 
 from ..protocol.paths import query_without
-from .dispatch import RequestContext
+from .context import RequestContext
 
 #: Why a page's request with a cookie and no token is refused, and the fix (for the log).
 COOKIE_WITHOUT_TOKEN = (

@@ -9,8 +9,9 @@ bridge's own endpoints (which check their sockets themselves). Every other
 request, the server's own pages included, meets jupyter_server exactly as
 without the bridge.
 
-* :class:`DirectModeGate`, a tornado router consulted before every route,
-  looks at such a request first:
+* :class:`DirectModeGate`, asked by the front door (:mod:`.front_door`) for
+  every request once it has judged it (:mod:`.verdict`), looks at such a
+  request first:
 
   - it answers CORS preflights for the API and files (:class:`PreflightHandler`);
   - credentials from a page are tokens (docs/protocol.md section 4): a request
@@ -61,20 +62,12 @@ from typing import Any, ClassVar
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
-from tornado.routing import AnyMatches, Router, Rule
 
 from ..protocol.cors import CORS_RESPONSE_HEADERS, add_vary, allow_credentials, preflight_headers
 from ..protocol.handshake import is_upgrade
-from ..protocol.origins import OriginPolicy, is_same_origin
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
-from .credentials import (
-    AUTH_TURNED_OFF,
-    COOKIE_WITHOUT_TOKEN,
-    auth_turned_off,
-    carries_token,
-    take_query_token,
-)
-from .page_requests import mark_from_page
+from .credentials import AUTH_TURNED_OFF, COOKIE_WITHOUT_TOKEN, auth_turned_off, take_query_token
+from .verdict import PageVerdict, verdict_of
 
 #: What a page is told by a server with authentication turned off.
 NO_AUTH_REFUSED = (
@@ -93,33 +86,30 @@ COOKIE_REFUSED = (
 class DirectModeRules:
     """Which requests direct mode concerns, and what it allows them.
 
-    ``policy`` is the origin allowlist and ``base_url`` the server's; the
-    bridge's own endpoints under it are left to their handlers.
+    ``base_url`` is the server's; the bridge's own endpoints under it are
+    left to their handlers.
     """
 
-    def __init__(self, policy: OriginPolicy, base_url: str, allow_cookie_auth: bool) -> None:
-        self.policy = policy
+    def __init__(self, base_url: str, allow_cookie_auth: bool) -> None:
         self.base_url = base_url
         self.bridge_prefix = f"{base_url}{BRIDGE_PREFIX}"
         self.allow_cookie_auth = allow_cookie_auth
 
-    def page_origin(self, request: httputil.HTTPServerRequest) -> str | None:
-        """The ``Origin`` of a cross-origin request from an allowlisted page, else None.
+    def origin_in_scope(self, request: httputil.HTTPServerRequest) -> str | None:
+        """The origin of a direct request from an allowed page that direct mode concerns, else None.
 
-        Only for exactly one ``Origin`` header, under ``base_url``, outside the
-        bridge's own endpoints.
+        Read from the front door's verdict (:mod:`.verdict`); only under
+        ``base_url``, outside the bridge's own endpoints.
         """
+        verdict = verdict_of(request)
+        if not verdict.direct_from_page:
+            return None
         path = request.path  # raw, as tornado routes it
         if not path.startswith(self.base_url) or (
             path == self.bridge_prefix or path.startswith(f"{self.bridge_prefix}/")
         ):
             return None
-        origins = request.headers.get_list("Origin")
-        if len(origins) != 1 or not self.policy.allows(origins[0]):
-            return None
-        if is_same_origin(origins[0], request.protocol, request.host):
-            return None
-        return origins[0]
+        return verdict.origin
 
     def gets_cors(self, request: httputil.HTTPServerRequest) -> bool:
         """Whether a response to this page may be read by it: the API and files only."""
@@ -138,11 +128,11 @@ def not_navigation(request: httputil.HTTPServerRequest) -> bool:
     )
 
 
-class DirectModeGate(Router):
-    """Looks at every request first; answers or adjusts those of allowlisted pages.
+class DirectModeGate:
+    """Answers or adjusts the requests of allowlisted pages, once the front door judged them.
 
     See the module's docstring. It never answers anything else: for those
-    ``find_handler`` returns None and routing goes on to the server's rules.
+    :meth:`answer` returns None and routing goes on to the server's rules.
     """
 
     def __init__(self, application: web.Application, rules: DirectModeRules, log: Any) -> None:
@@ -150,14 +140,13 @@ class DirectModeGate(Router):
         self.rules = rules
         self.log = log
 
-    def find_handler(
-        self, request: httputil.HTTPServerRequest, **kwargs: Any
+    def answer(
+        self, request: httputil.HTTPServerRequest, verdict: PageVerdict
     ) -> httputil.HTTPMessageDelegate | None:
         """A preflight answer or a refusal, else None after adjusting the credentials."""
-        origin = self.rules.page_origin(request)
+        origin = self.rules.origin_in_scope(request)
         if origin is None:
             return None
-        mark_from_page(request)
         if is_preflight(request):
             if not self.rules.gets_cors(request):
                 return None  # jupyter_server's own answer, which the page cannot read
@@ -166,8 +155,9 @@ class DirectModeGate(Router):
             )
         if auth_turned_off(self.application.settings.get("identity_provider")):
             return self._refuse_without_auth(request, origin)
-        if "Cookie" in request.headers and not self.rules.allow_cookie_auth:
-            if not carries_token(request):
+        credentials = verdict.credentials
+        if credentials.cookie and not self.rules.allow_cookie_auth:
+            if not credentials.token:
                 self.log.warning(
                     "Colab bridge: refused %s %s from %s: %s",
                     request.method,
@@ -177,7 +167,7 @@ class DirectModeGate(Router):
                 )
                 return self.application.get_handler_delegate(request, CookieRefusedHandler)
             del request.headers["Cookie"]  # only the token may authenticate this request
-        if "Authorization" not in request.headers and not_navigation(request):
+        if not credentials.authorization and not_navigation(request):
             token = take_query_token(request)  # out of the URI, so out of every log line
             if token is not None:
                 request.headers["Authorization"] = f"token {token}"
@@ -275,7 +265,7 @@ class CorsTransform(web.OutputTransform):
 
     def __init__(self, request: httputil.HTTPServerRequest) -> None:
         super().__init__(request)
-        self.origin = self.rules.page_origin(request)
+        self.origin = self.rules.origin_in_scope(request)
         self.cors = self.origin is not None and self.rules.gets_cors(request)
         self.under_base_url = request.path.startswith(self.rules.base_url)
 
@@ -310,7 +300,7 @@ def trust_allowlisted_origins(identity_provider: Any, rules: DirectModeRules) ->
 
     @functools.wraps(original)
     def should_check_origin(handler: web.RequestHandler) -> bool:
-        if rules.page_origin(handler.request) is not None:
+        if rules.origin_in_scope(handler.request) is not None:
             return False
         return bool(original(handler))
 
@@ -319,11 +309,8 @@ def trust_allowlisted_origins(identity_provider: Any, rules: DirectModeRules) ->
 
 def enable_direct_mode(
     web_app: web.Application, identity_provider: Any, rules: DirectModeRules, log: logging.Logger
-) -> None:
-    """Install the gate (first of all routes), the transform and the origin check."""
-    gate = DirectModeGate(web_app, rules, log)
-    # Ahead of every extension's and the server's own routes, so that every
-    # request (an extension's API, a 404) meets the same rules.
-    web_app.default_router.rules.insert(0, Rule(AnyMatches(), gate))
+) -> DirectModeGate:
+    """Install the transform and the origin check; the gate, for the front door to ask."""
     web_app.add_transform(cors_transform(rules))
     trust_allowlisted_origins(identity_provider, rules)
+    return DirectModeGate(web_app, rules, log)

@@ -6,22 +6,17 @@ from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
-from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
-from tornado.websocket import WebSocketHandler
 
 from ..protocol.handshake import (
-    CLOSE_BAD_REQUEST,
     MIN_VERSION_PARAM,
     diagnose_frame,
-    min_version_problem,
 )
-from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
-from .dispatch import RequestContext
+from .base import BridgeSocket, ConnectionLimit, buffered_bytes
+from .context import RequestContext
 from .large_text import large_text_protocol
-from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
+from .tunnel import PageSocket, Tunnel, TunnelCredentials, TunnelHandshake, TunnelLimits
+from .verdict import tunnelled
 
 #: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
 DIAGNOSE_MAX_FRAME_BYTES = 4096
@@ -29,21 +24,6 @@ DIAGNOSE_MAX_FRAME_BYTES = 4096
 #: Answers a ``diagnose`` socket may hold unread (beyond the kernel's socket
 #: buffers) before it is closed: its peer is not reading.
 DIAGNOSE_MAX_BUFFERED_BYTES = 64 * 1024
-
-
-class BridgeSocket(
-    BridgeHandlerMixin, ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
-):
-    """Common base of the bridge's own sockets."""
-
-    def close_for_min_version(self) -> bool:
-        """Close with 400 if ``min_version`` is unusable; True if closed."""
-        reason = min_version_problem(self.get_query_argument(MIN_VERSION_PARAM, None))
-        if reason is None:
-            return False
-        self.log.error("Colab bridge: rejecting connection: %s", reason)
-        self.close(code=CLOSE_BAD_REQUEST, reason=reason)
-        return True
 
 
 class HttpOverWebSocketHandler(BridgeSocket):
@@ -60,32 +40,31 @@ class HttpOverWebSocketHandler(BridgeSocket):
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Authorize, build the tunnel, then upgrade."""
         await self.authorize_or_403()
-        self.reserve_connection()
-        self.tunnel = self.build_tunnel()
-        try:
+        async with self.place():
+            self.tunnel = self.build_tunnel()
             await super().get(*args, **kwargs)
-        finally:
-            if self.ws_connection is None:
-                self.release_connection()
 
     def build_tunnel(self) -> Tunnel:
         """A tunnel that forwards the handshake's own credential with each request."""
         headers = self.upstream_credentials()
         headers["Host"] = self.local_host_header()
         bridge = self.bridge
-        return Tunnel(
-            self.application,
+        handshake = TunnelHandshake(
             TunnelCredentials(headers, self.get_cookie("_xsrf")),
             RequestContext(self.request.remote_ip, self.request.protocol),
             self.settings.get("base_url", "/"),
-            TunnelLimits(
-                bridge.max_requests_in_flight, bridge.request_timeout, bridge.abandoned_requests
-            ),
-            self.write_message,
-            self.log,
+            tunnelled(self.verdict, headers),
             refusal=self.auth_url_error,
-            from_page=self.page_origin is not None,
-            fail=self.close,
+        )
+        limits = TunnelLimits(
+            bridge.max_requests_in_flight, bridge.request_timeout, bridge.abandoned_requests
+        )
+        return Tunnel(
+            self.application,
+            handshake,
+            limits,
+            PageSocket(self.write_message, self.close),
+            self.log,
         )
 
     def get_websocket_protocol(self) -> Any:
@@ -136,26 +115,18 @@ class DiagnoseHandler(BridgeSocket):
 
     def connection_limit(self) -> ConnectionLimit:
         """Diagnose sockets count against their own limit only."""
-        return ConnectionLimit(
-            self.bridge.diagnose_connections,
-            self.bridge.max_diagnose_connections,
-            "max_diagnose_connections",
-        )
+        return self.bridge.diagnose_limit
 
     @allow_unauthenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Upgrade for an allowed origin, or for a credentialed script."""
-        if self.page_origin is None and self.current_user is None:
+        if self.verdict.origin is None and self.current_user is None:
             self.log.warning(
                 "Colab bridge: refused a diagnose WebSocket without Origin or credentials"
             )
             raise web.HTTPError(403)
-        self.reserve_connection()
-        try:
+        async with self.place():
             await super().get(*args, **kwargs)
-        finally:
-            if self.ws_connection is None:
-                self.release_connection()
 
     def on_message(self, message: str | bytes) -> None:
         """Reply with the diagnosis, echoing the frame as ``message_id``."""

@@ -15,10 +15,10 @@ from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 from tornado.websocket import WebSocketHandler
 
 from ..protocol.frames import TEXT_INTERNAL_ERROR
-from .base import BridgeHandlerMixin, buffered_bytes
+from .base import BridgeSocket, buffered_bytes
 
 
-class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
+class KernelChannelsHandler(BridgeSocket, KernelWebsocketHandler):
     """A kernel's channels through the bridge, attached in-process.
 
     jupyter_server's own kernel handler does the work (authorizer, connection
@@ -38,8 +38,7 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
         """
         await self.authorize_or_403()
         self.kernel_id = kernel_id
-        self.reserve_connection()
-        try:
+        async with self.place():
             if self.auth_url_error is not None:
                 self.missing_kernel = TEXT_INTERNAL_ERROR
             elif kernel_id not in self.kernel_manager:
@@ -47,9 +46,6 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
             else:
                 await self.pre_get()
             await WebSocketHandler.get(self, kernel_id=kernel_id)
-        finally:
-            if self.ws_connection is None:
-                self.release_connection()
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """The kernel protocol when attached; else the page's first offer."""

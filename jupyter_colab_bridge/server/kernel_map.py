@@ -1,42 +1,63 @@
 """Applies ``ColabBridge.kernel_map`` to an allowed page's request, either way in.
 
-:class:`KernelMapDelegate` stands in front of the route tornado found: it
-buffers the request body, rewrites the kernel name
-(:func:`..protocol.kernel_map.remap_body`), then hands headers and the new
-body to that route. Replies are never touched: they name the kernel that
-really runs. A map that points to a kernel this server lacks gets a JSON
-error (:class:`KernelMapErrorHandler`), after the request's own
-authentication and authorization.
+The map runs in the handler's life, after jupyter_server has authenticated
+and authorized the request, at the point the handler reads its model: the
+bridge serves ``POST api/sessions``, ``PATCH api/sessions/<id>`` and
+``POST api/kernels`` with subclasses of jupyter_server's own handlers
+(:func:`kernel_map_handlers`, registered only when a map is set) whose
+method first rewrites the kernel name in the body
+(:func:`..protocol.kernel_map.remap_body`), then runs jupyter_server's. So
+a request that fails authentication costs what it costs without the
+bridge: no parsing, no kernel listing, no gateway call, no log line.
+Requests of anyone but an allowed page (:mod:`.verdict`) go straight to
+jupyter_server's method. Replies are never touched: they name the kernel
+that really runs. A map that points to a kernel this server lacks gets a
+JSON error naming the setting.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, ClassVar
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
-from tornado import httputil, web
+from jupyter_server.services.kernels.handlers import MainKernelHandler
+from jupyter_server.services.kernels.handlers import default_handlers as kernel_routes
+from jupyter_server.services.sessions.handlers import SessionHandler, SessionRootHandler
+from jupyter_server.services.sessions.handlers import default_handlers as session_routes
+from tornado import web
 
-from ..protocol.kernel_map import KernelMapError, describe_map, remap_body
+from ..protocol.kernel_map import (
+    BodyNotJson,
+    KernelMapError,
+    check_target,
+    describe_map,
+    remap_body,
+)
+from .base import extension_app
+from .verdict import verdict_of
 
 #: The status of the kernel-map error: jupyter_server's own for a kernel it
 #: does not have (``POST api/sessions`` answers 501 "<name> not found"), so a
 #: page shows it as it shows that; the request is valid, the server lacks the kernel.
 KERNEL_MISSING_STATUS = 501
 
+#: The largest body the map reads. A session request is a few hundred bytes
+#: (path, name, type, kernel name; JupyterLab's and Colab's stay under 1 KiB);
+#: 64 KiB leaves two orders of magnitude and bounds the parse to well under a
+#: millisecond. A larger body is left to jupyter_server as it came.
+MAX_MAPPED_BODY_BYTES = 64 * 1024
+
 
 class KernelMapper:
     """The map, the server's kernels and its default kernel name."""
 
-    def __init__(
-        self, kernel_map: dict[str, str], serverapp: Any, base_url: str, log: logging.Logger
-    ) -> None:
+    def __init__(self, kernel_map: dict[str, str], serverapp: Any, log: logging.Logger) -> None:
         self.kernel_map = kernel_map
         self.serverapp = serverapp
-        self.base_url = base_url
         self.log = log
 
     async def kernel_names(self) -> set[str]:
@@ -68,82 +89,59 @@ class KernelMapper:
             self.log.warning("Colab bridge: %s", warning)
 
 
-class KernelMapErrorHandler(APIHandler):
-    """Answers a request the map sent to a missing kernel, once it is authorized."""
+class KernelMapHook(APIHandler):
+    """Rewrites an allowed page's request body before jupyter_server's method reads it.
 
-    def initialize(self, status: int, message: str, reason: str, auth_resource: str) -> None:
-        self.status = status
-        self.message = message
-        self.short_reason = reason
-        self.auth_resource = auth_resource
+    Mixed in before one of jupyter_server's session or kernel handlers; the
+    subclass's ``post``/``patch`` awaits :meth:`map_kernel` first.
+    """
 
-    def _refuse(self) -> None:
-        # APIHandler writes {"message": <log_message>, "reason": <reason>}; kernel
-        # names hold no "%" (validate_map), so the message needs no escaping.
-        raise web.HTTPError(self.status, self.message, reason=self.short_reason)
+    #: ``"session"`` or ``"kernel"``: where the body names its kernel.
+    kind: ClassVar[str]
+    #: jupyter_server's resource of the handler this is mixed into.
+    auth_resource: str
 
-    @web.authenticated
-    @authorized
-    def post(self, *args: Any, **kwargs: Any) -> None:
-        """``POST api/sessions`` or ``POST api/kernels``."""
-        self._refuse()
+    @property
+    def kernel_mapper(self) -> KernelMapper:
+        """The extension's mapper (its ``kernel_map`` may change while the server runs)."""
+        return extension_app(self.settings).kernel_mapper
 
-    @web.authenticated
-    @authorized
-    def patch(self, *args: Any, **kwargs: Any) -> None:
-        """``PATCH api/sessions/<id>``."""
-        self._refuse()
+    async def map_kernel(self) -> None:
+        """Rewrite ``request.body`` for an allowed page's authorized request; else nothing.
 
-
-class KernelMapDelegate(httputil.HTTPMessageDelegate):
-    """Buffers a request's body, rewrites it, then hands it to ``downstream``."""
-
-    def __init__(
-        self,
-        mapper: KernelMapper,
-        request: httputil.HTTPServerRequest,
-        kind: str,
-        downstream: httputil.HTTPMessageDelegate,
-    ) -> None:
-        self.mapper = mapper
-        self.request = request
-        self.kind = kind
-        self.downstream = downstream
-        self.chunks: list[bytes] = []
-        self.start_line: httputil.RequestStartLine | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def headers_received(
-        self,
-        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
-        headers: httputil.HTTPHeaders,
-    ) -> None:
-        assert isinstance(start_line, httputil.RequestStartLine)
-        self.start_line = start_line
-
-    def data_received(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)  # bounded by the server's max_body_size
-
-    def finish(self) -> None:
-        self.task = asyncio.ensure_future(self._hand_over())
-
-    def on_connection_close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    async def _rewrite(self, body: bytes) -> tuple[httputil.HTTPMessageDelegate, bytes]:
+        The method is ``@web.authenticated``, as jupyter_server's; a request
+        the authorizer refuses is left as it is, for jupyter_server's own
+        ``@authorized`` to refuse.
+        """
+        mapper = self.kernel_mapper
+        if not mapper.kernel_map or not verdict_of(self.request).from_allowed_page:
+            return
+        if not await self._authorized():
+            return
         request = self.request
         method = request.method or ""
-        try:
-            names = await self.mapper.kernel_names()
-            remap = remap_body(
-                self.kind, method, body, self.mapper.kernel_map, self.mapper.default_name, names
+        if len(request.body) > MAX_MAPPED_BODY_BYTES:
+            self.log.warning(
+                "Colab bridge: %s %s: a body of %d bytes is no session request; "
+                "ColabBridge.kernel_map reads at most %d",
+                method,
+                request.path,
+                len(request.body),
+                MAX_MAPPED_BODY_BYTES,
             )
-        except KernelMapError as e:
-            self.mapper.log.warning("Colab bridge: %s %s: %s", method, request.path, e)
-            return self._error(KERNEL_MISSING_STATUS, str(e), e.reason), body
+            return
+        try:
+            remap = remap_body(
+                self.kind, method, request.body, mapper.kernel_map, mapper.default_name
+            )
+        except BodyNotJson as e:
+            raise web.HTTPError(400, str(e), reason="not JSON") from None
+        if remap is None:
+            return
+        try:
+            names = await mapper.kernel_names()
         except Exception:
-            self.mapper.log.exception(
+            self.log.exception(
                 "Colab bridge: %s %s: could not list the kernels for ColabBridge.kernel_map",
                 method,
                 request.path,
@@ -152,36 +150,87 @@ class KernelMapDelegate(httputil.HTTPMessageDelegate):
                 "The server could not list its kernels to apply c.ColabBridge.kernel_map; "
                 "see the server's log."
             )
-            return self._error(500, message, "kernel list failed"), body
-        if remap is None:
-            return self.downstream, body
-        self.mapper.log.info(
+            raise web.HTTPError(500, message, reason="kernel list failed") from None
+        try:
+            check_target(remap, names)
+        except KernelMapError as e:
+            self.log.warning("Colab bridge: %s %s: %s", method, request.path, e)
+            # APIHandler writes {"message": <log_message>, "reason": <reason>}; kernel
+            # names hold no "%" (validate_map), so the message needs no escaping.
+            raise web.HTTPError(KERNEL_MISSING_STATUS, str(e), reason=e.reason) from None
+        self.log.info(
             "Colab bridge: %s %s: kernel %r -> %r (ColabBridge.kernel_map)",
             method,
             request.path,
             remap.requested,
             remap.mapped,
         )
-        request.headers["Content-Length"] = str(len(remap.body))
-        return self.downstream, remap.body
+        request.body = remap.body
 
-    def _error(self, status: int, message: str, reason: str) -> httputil.HTTPMessageDelegate:
-        resource = "sessions" if self.kind == "session" else "kernels"
-        application: web.Application = self.mapper.serverapp.web_app
-        return application.get_handler_delegate(
-            self.request,
-            KernelMapErrorHandler,
-            {"status": status, "message": message, "reason": reason, "auth_resource": resource},
+    async def _authorized(self) -> bool:
+        """What jupyter_server's ``@web.authenticated`` and ``@authorized`` will find."""
+        user = self.current_user
+        if not user:
+            return False
+        action = HTTP_METHOD_TO_AUTH_ACTION[(self.request.method or "").upper()]
+        return bool(
+            await ensure_async(
+                self.authorizer.is_authorized(self, user, action, self.auth_resource)
+            )
         )
 
-    async def _hand_over(self) -> None:
-        delegate, body = await self._rewrite(b"".join(self.chunks))
-        assert self.start_line is not None
-        pending = delegate.headers_received(self.start_line, self.request.headers)
-        if pending is not None:
-            await pending
-        if body:
-            pending = delegate.data_received(body)
-            if pending is not None:
-                await pending
-        delegate.finish()
+
+class MappedSessionRootHandler(KernelMapHook, SessionRootHandler):
+    """``api/sessions``: ``POST`` creates a session with the mapped kernel."""
+
+    kind = "session"
+
+    @web.authenticated
+    async def post(self) -> None:
+        """The map, then jupyter_server's ``post``."""
+        await self.map_kernel()
+        await _run(super().post())
+
+
+class MappedSessionHandler(KernelMapHook, SessionHandler):
+    """``api/sessions/<id>``: ``PATCH`` changes to the mapped kernel."""
+
+    kind = "session"
+
+    @web.authenticated
+    async def patch(self, session_id: str) -> None:
+        """The map, then jupyter_server's ``patch``."""
+        await self.map_kernel()
+        await _run(super().patch(session_id))
+
+
+class MappedKernelsHandler(KernelMapHook, MainKernelHandler):
+    """``api/kernels``: ``POST`` starts the mapped kernel."""
+
+    kind = "kernel"
+
+    @web.authenticated
+    async def post(self) -> None:
+        """The map, then jupyter_server's ``post``."""
+        await self.map_kernel()
+        await _run(super().post())
+
+
+async def _run(method: Awaitable[None] | None) -> None:
+    """Await jupyter_server's method (tornado types a handler's method as maybe-awaitable)."""
+    if method is not None:
+        await method
+
+
+def kernel_map_handlers() -> list[tuple[str, type[web.RequestHandler]]]:
+    """The routes of the three handlers, as jupyter_server spells them (without ``base_url``)."""
+    ours: dict[type[web.RequestHandler], type[web.RequestHandler]] = {
+        SessionRootHandler: MappedSessionRootHandler,
+        SessionHandler: MappedSessionHandler,
+        MainKernelHandler: MappedKernelsHandler,
+    }
+    return [
+        (pattern, ours[handler])
+        for pattern, handler, *_ in (*session_routes, *kernel_routes)
+        if handler in ours
+    ]

@@ -18,11 +18,11 @@ origin) are answered as without the bridge.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from tornado import httputil, web
 
-from ..protocol.origins import OriginPolicy, is_same_origin
+from .verdict import verdict_of
 
 
 class HeadersWithoutCookies(httputil.HTTPHeaders):
@@ -42,30 +42,17 @@ class HeadersWithoutCookies(httputil.HTTPHeaders):
             super().__setitem__(name, value)
 
 
-def from_allowed_page(request: httputil.HTTPServerRequest, policy: OriginPolicy) -> bool:
-    """Whether any ``Origin`` of ``request`` is allowed and not the server's own."""
-    return any(
-        policy.allows(origin) and not is_same_origin(origin, request.protocol, request.host)
-        for origin in request.headers.get_list("Origin")
-    )
-
-
 class NoCookiesTransform(web.OutputTransform):
     """Drops ``Set-Cookie`` on replies to allowed pages (see the module's docstring).
 
-    tornado instantiates a transform with the request alone;
-    :func:`no_cookies_transform` makes a subclass bound to the origin policy.
+    It reads the front door's verdict of the request (:mod:`.verdict`).
     """
-
-    policy: ClassVar[OriginPolicy]
 
     def __init__(self, request: httputil.HTTPServerRequest) -> None:
         super().__init__(request)
-        self.allowed_page = from_allowed_page(request, self.policy)
-        origin = request.headers.get("Origin")
-        self.cross_origin = origin is not None and not is_same_origin(
-            origin, request.protocol, request.host
-        )
+        verdict = verdict_of(request)
+        self.allowed_page = verdict.from_allowed_page
+        self.cross_origin = verdict.cross_origin
 
     def transform_first_chunk(
         self,
@@ -79,8 +66,3 @@ class NoCookiesTransform(web.OutputTransform):
         ):
             headers = HeadersWithoutCookies(headers)
         return status_code, headers, chunk
-
-
-def no_cookies_transform(policy: OriginPolicy) -> type[NoCookiesTransform]:
-    """A :class:`NoCookiesTransform` bound to ``policy``, for ``Application.add_transform``."""
-    return type("BoundNoCookiesTransform", (NoCookiesTransform,), {"policy": policy})

@@ -25,8 +25,7 @@ from tornado.websocket import (
 
 from ..protocol.frames import TEXT_INTERNAL_ERROR
 from ..protocol.paths import BRIDGE_PREFIX, PathError, check_proxied_path
-from .base import BRIDGE_QUERY_PARAMS
-from .handlers import BridgeSocket
+from .base import BRIDGE_QUERY_PARAMS, BridgeSocket
 
 _PROXIED_PREFIX = f"{BRIDGE_PREFIX}/proxied_ws/"
 
@@ -52,17 +51,15 @@ class ProxiedWebSocketHandler(BridgeSocket):
         """
         await self.authorize_or_403()
         raw = self._raw_relative_path()
-        self.reserve_connection()
-        try:
-            if self.auth_url_error is not None:
-                self.upstream_error = (500, TEXT_INTERNAL_ERROR)
-            else:
-                await self._open_upstream(raw)
-            await super().get(path)
-        finally:
-            if self.ws_connection is None:
-                self.release_connection()
-                if self.upstream is not None:
+        async with self.place():
+            try:
+                if self.auth_url_error is not None:
+                    self.upstream_error = (500, TEXT_INTERNAL_ERROR)
+                else:
+                    await self._open_upstream(raw)
+                await super().get(path)
+            finally:
+                if self.ws_connection is None and self.upstream is not None:
                     self.upstream.close()
 
     def _raw_relative_path(self) -> str:

@@ -1,10 +1,15 @@
 """One ``http_over_websocket`` socket's tunnel: its requests, limits and timeouts.
 
 The handler (:class:`.handlers.HttpOverWebSocketHandler`) authorizes the
-handshake, builds a :class:`Tunnel` with the socket's credentials, forwards
-each frame to :meth:`Tunnel.submit` and calls :meth:`Tunnel.close` when the
-page goes away. Everything else lives here:
+handshake, builds a :class:`Tunnel` with what the handshake established
+(:class:`TunnelHandshake`: credentials, peer, verdict) and how to reach the
+page (:class:`PageSocket`), forwards each frame to :meth:`Tunnel.submit` and
+calls :meth:`Tunnel.close` when the page goes away. Everything else lives here:
 
+* each request is served on a :class:`TunnelConnection`, which turns the
+  handler's response into reply frames as it is written (a handler that
+  streams waits for the page's socket to drain) and gives the front door
+  the socket's verdict;
 * a request keeps its place under ``max_requests_in_flight`` until its
   *handler* finishes, even after a 504 or after the page closed: tornado
   never cancels a handler, so the limit counts the work, not the waiting;
@@ -23,9 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from http.client import responses
 from typing import Any, Callable
+
+from tornado import httputil
+from tornado.iostream import StreamClosedError
 
 from ..protocol.frames import (
     LARGE_FRAME_CHARS,
@@ -33,14 +42,184 @@ from ..protocol.frames import (
     TEXT_INTERNAL_ERROR,
     BridgeRequest,
     FrameError,
+    MessageId,
     NotUtf8Error,
+    ReplyFramer,
     error_frame,
     parse_request_frame,
     parse_text_frame_bytes,
 )
 from ..protocol.paths import PathError, check_request_path
+from .context import RequestContext
 from .corking import BurstCork
-from .dispatch import FrameSender, RequestContext, TunnelConnection, dispatch
+from .dispatch import dispatch
+from .verdict import NOT_JUDGED, PageVerdict
+
+#: Sends one text frame to the page; returns a future that resolves once it
+#: is flushed, or raises if the page has gone away.
+FrameSender = Callable[[str], "Awaitable[None] | None"]
+
+#: Response headers never relayed to the page.
+_DROPPED_REPLY_HEADERS = frozenset({"set-cookie", "connection", "keep-alive", "transfer-encoding"})
+
+
+def reply_headers(headers: httputil.HTTPHeaders) -> dict[str, str]:
+    """Response headers as a JSON object, repeated names joined with ``, ``."""
+    out: dict[str, str] = {}
+    for name, value in headers.get_all():
+        if name.lower() in _DROPPED_REPLY_HEADERS:
+            continue
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _done_future(exc: BaseException | None = None) -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)
+        fut.add_done_callback(lambda f: f.exception())  # a handler may not wait for it
+    return fut
+
+
+def _page_gone(frame: str) -> None:
+    """The sender of a connection whose reply is over."""
+    raise StreamClosedError()
+
+
+class TunnelConnection(httputil.HTTPConnection):
+    """The ``HTTPConnection`` a tunnelled request is served on.
+
+    It receives the handler's status line, headers and body chunks and sends
+    them to the page as reply frames through ``send``. ``finished`` resolves
+    when the reply's last frame is sent; ``handler_done`` when the handler
+    has finished, even after the page went away (the in-flight limits count
+    it until then). Every frame's flush is watched: the first that fails
+    aborts the connection, so the handler's next write fails at once.
+    """
+
+    def __init__(
+        self,
+        context: RequestContext,
+        message_id: MessageId,
+        send: FrameSender,
+        verdict: PageVerdict = NOT_JUDGED,
+    ) -> None:
+        self.context = context
+        #: The record of this request, the socket's (read by the front door).
+        self.verdict = verdict
+        self.message_id = message_id
+        self._send_frame = send
+        self._framer = ReplyFramer(message_id)
+        self._close_callback: Callable[[], None] | None = None
+        self.closed = False
+        self.status: int | None = None
+        loop = asyncio.get_running_loop()
+        self.finished: asyncio.Future[None] = loop.create_future()
+        self.handler_done: asyncio.Future[None] = loop.create_future()
+
+    # -- tornado's HTTPConnection interface ---------------------------------
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        self._close_callback = callback
+
+    def write_headers(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> asyncio.Future[None]:
+        assert isinstance(start_line, httputil.ResponseStartLine)
+        self.status = start_line.code
+        reason = start_line.reason or responses.get(start_line.code, "Unknown")
+        self._framer.start(start_line.code, reason, reply_headers(headers))
+        return self.write(chunk or b"")
+
+    def write(self, chunk: bytes) -> asyncio.Future[None]:
+        if self.closed:
+            return _done_future(StreamClosedError())
+        last: Awaitable[None] | None = None
+        for frame in self._framer.feed(chunk):
+            last = self._send(frame)
+            if self.closed:
+                return _done_future(StreamClosedError())
+        if last is None:
+            return _done_future()
+        return self._chain(last)
+
+    def finish(self) -> None:
+        if not self.handler_done.done():
+            self.handler_done.set_result(None)
+        if self.closed or self._framer.finished:
+            return
+        self._send(self._framer.finish())
+        self._let_go()
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    # -- used by the bridge ---------------------------------------------------
+    def abort(self) -> None:
+        """The page went away or the request timed out: stop relaying it."""
+        if self.closed:
+            return
+        self.closed = True
+        self._let_go()
+        if not self.finished.done():
+            self.finished.set_exception(StreamClosedError())
+            self.finished.exception()
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            callback()
+
+    def _let_go(self) -> None:
+        """Forget the socket's sender once the reply is over: nothing more is sent.
+
+        The request (and through it this connection) can outlive the reply:
+        jupyter_server's ``CallContext`` keeps the handler, and so its request,
+        in every timer scheduled while it ran, until the timer's deadline. The
+        sender leads to the tunnel and its socket handler, which must not be
+        kept that long once the page has closed.
+        """
+        self._send_frame = _page_gone
+
+    @property
+    def started(self) -> bool:
+        """Whether any frame of the reply has been sent."""
+        return self.status is not None
+
+    def _send(self, frame: str) -> Awaitable[None] | None:
+        try:
+            sent = self._send_frame(frame)
+        except Exception:
+            self.abort()
+            return None
+        if sent is None:
+            return None
+        flushed = asyncio.ensure_future(sent)
+        flushed.add_done_callback(self._on_flushed)
+        return flushed
+
+    def _on_flushed(self, flushed: asyncio.Future[None]) -> None:
+        """Retrieve every frame's outcome; the first failure aborts the reply."""
+        if flushed.cancelled() or flushed.exception() is not None:
+            self.abort()
+
+    def _chain(self, flushed: Awaitable[None]) -> asyncio.Future[None]:
+        """A future that resolves when ``flushed`` does, StreamClosedError if it fails."""
+        ours: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def _copy(fut: asyncio.Future[None]) -> None:
+            if ours.done():
+                return
+            if fut.cancelled() or fut.exception() is not None:
+                self.abort()
+                ours.set_exception(StreamClosedError())
+                ours.exception()
+            else:
+                ours.set_result(None)
+
+        asyncio.ensure_future(flushed).add_done_callback(_copy)
+        return ours
 
 
 class AbandonedRequests:
@@ -87,35 +266,49 @@ class TunnelCredentials:
         return headers
 
 
+@dataclass(frozen=True)
+class TunnelHandshake:
+    """What the socket's handshake established, for each of its requests."""
+
+    credentials: TunnelCredentials
+    #: The peer's address, for tornado's ``request.remote_ip``.
+    context: RequestContext
+    base_url: str
+    #: The record of every request of this socket (:mod:`.verdict`).
+    verdict: PageVerdict = NOT_JUDGED
+    #: Why every request is refused with 500 (the auth URL was refused), else None.
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
+class PageSocket:
+    """How the tunnel reaches the page."""
+
+    write: FrameSender
+    #: Closes the socket with a code and reason (a text frame that is not UTF-8).
+    fail: Callable[[int, str], None] | None = None
+
+
 class Tunnel:
     """Serves one socket's request frames through the server's own application."""
 
     def __init__(
         self,
         application: Any,
-        credentials: TunnelCredentials,
-        context: RequestContext,
-        base_url: str,
+        handshake: TunnelHandshake,
         limits: TunnelLimits,
-        write: FrameSender,
+        page: PageSocket,
         log: logging.Logger,
-        refusal: str | None = None,
-        from_page: bool = False,
-        fail: Callable[[int, str], None] | None = None,
     ) -> None:
         self.application = application
-        self.credentials = credentials
-        self.context = context
-        self.base_url = base_url
+        self.handshake = handshake
+        self.credentials = handshake.credentials
+        self.base_url = handshake.base_url
+        self.refusal = handshake.refusal
         self.limits = limits
         self.log = log
-        #: Why every request is refused with 500 (the auth URL was refused), else None.
-        self.refusal = refusal
-        #: The socket had an (allowed) ``Origin``: its requests are an allowed page's.
-        self.from_page = from_page
-        self._write = write
-        #: Closes the socket with a code and reason (a text frame that is not UTF-8).
-        self._fail = fail
+        self._write = page.write
+        self._fail = page.fail
         self._cork = BurstCork(None)
         self.tasks: set[asyncio.Future[None]] = set()
         #: Requests not yet handed to a handler, and those whose handler has not
@@ -247,14 +440,10 @@ class Tunnel:
         connection: TunnelConnection | None = None
         try:
             try:
-                connection = await dispatch(
-                    self.application,
-                    request,
-                    headers,
-                    self.context,
-                    self._send,
-                    from_page=self.from_page,
+                connection = TunnelConnection(
+                    self.handshake.context, request.message_id, self._send, self.handshake.verdict
                 )
+                await dispatch(self.application, request, headers, connection)
             finally:
                 self.starting -= 1
             self._track(connection)
