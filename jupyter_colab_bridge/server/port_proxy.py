@@ -56,7 +56,6 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketError, WebSocketHandler, websocket_connect
 
 from ..protocol.handshake import is_upgrade
-from ..protocol.origins import is_same_origin
 from ..protocol.paths import query_without
 from ..protocol.port_proxy import (
     PROXY_PREFIX,
@@ -69,6 +68,7 @@ from ..protocol.port_proxy import (
     upstream_headers,
 )
 from .proxied_ws import ProxiedWebSocketHandler, offered_subprotocols
+from .verdict import verdict_of
 
 #: Loopback addresses tried in turn; an app may listen on either.
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
@@ -151,10 +151,8 @@ class PortProxyHandler(ProxiedWebSocketHandler):
 
     # -- the front: origin and credentials, then authentication -----------------
     def _same_origin(self) -> bool:
-        origins = self.request.headers.get_list("Origin")
-        return len(origins) == 1 and is_same_origin(
-            origins[0], self.request.protocol, self.request.host
-        )
+        """The front door's verdict: exactly one ``Origin``, the server's own."""
+        return verdict_of(self.request).same_origin
 
     def _refuse_origin(self) -> None:
         """The server's own origin (the proxied app's own page) passes too."""
