@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jupyter_colab_bridge.backend_url import ssh_forward_hint
-from jupyter_colab_bridge.doctor.cli import describe_servers, print_servers
+from jupyter_colab_bridge.cli import describe_servers, print_servers
 from jupyter_colab_bridge.doctor.server_info import server_from_info
 from tests.helpers.bridge_client import install_kernelspec
 

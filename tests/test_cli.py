@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from jupyter_server.auth import passwd
 
-from jupyter_colab_bridge.doctor.cli import main
+from jupyter_colab_bridge.cli import main
 from jupyter_colab_bridge.doctor.colab_client import Target
 from jupyter_colab_bridge.doctor.diagnoses import (
     FAIL,
@@ -512,7 +512,7 @@ def test_not_loaded_verdicts() -> None:
 
 def test_settings_lists_every_bridge_setting(capsys: pytest.CaptureFixture[str]) -> None:
     from jupyter_colab_bridge.app import ColabBridge
-    from jupyter_colab_bridge.doctor.cli import main
+    from jupyter_colab_bridge.cli import main
 
     assert main(["settings"]) == 0
     out = capsys.readouterr().out

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_colab_bridge.app import ColabBridge
-from jupyter_colab_bridge.doctor.cli import build_parser
+from jupyter_colab_bridge.cli import build_parser
 
 pytestmark = pytest.mark.docs
 

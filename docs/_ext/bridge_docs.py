@@ -2,7 +2,7 @@
 
 * ``.. colab-bridge-cli::`` renders ``jupyter colab-bridge --help`` and each
   subcommand's ``--help`` from the parser itself
-  (:func:`jupyter_colab_bridge.doctor.cli.build_parser`), so the command-line
+  (:func:`jupyter_colab_bridge.cli.build_parser`), so the command-line
   reference cannot drift from the code.
 * ``.. colab-bridge-settings::`` documents every setting ``ColabBridge``
   itself declares (not those it inherits from ``ExtensionApp``) through
@@ -62,7 +62,7 @@ class CliReference(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        from jupyter_colab_bridge.doctor.cli import build_parser
+        from jupyter_colab_bridge.cli import build_parser
 
         parser = build_parser()
         result: list[nodes.Node] = [nodes.literal_block(text=_help_text(parser), language="text")]
