@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -167,18 +168,30 @@ def report_summary(report: DoctorReport) -> str:
     return "; ".join(parts) + "."
 
 
+def fill(text: str, initial_indent: str = "", subsequent_indent: str = "") -> str:
+    """``text`` wrapped at the page width, a command in backticks kept on one line to copy."""
+    kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\0"), text)
+    wrapped = textwrap.fill(
+        kept,
+        _WIDTH,
+        initial_indent=initial_indent,
+        subsequent_indent=subsequent_indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return wrapped.replace("\0", " ")
+
+
 def print_report(report: DoctorReport) -> None:
     from .doctor.diagnoses import Status
 
     print(f"jupyter colab-bridge doctor {__version__}: {report.url or '(no server)'}")
     for check in report.checks:
-        line = f"[{check.status.upper()}] {check.title}: {check.summary}"
-        print(textwrap.fill(line, _WIDTH, subsequent_indent=" " * 7))
+        print(fill(f"[{check.status.upper()}] {check.title}: {check.summary}", "", " " * 7))
         for label, text in (("cause", check.cause), ("fix", check.fix)):
             if text and check.status in (Status.FAIL, Status.WARN):
                 start = f"       {label}: "
-                indent = " " * len(start)
-                print(textwrap.fill(text, _WIDTH, initial_indent=start, subsequent_indent=indent))
+                print(fill(text, start, " " * len(start)))
     print(report_summary(report))
 
 

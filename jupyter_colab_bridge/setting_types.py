@@ -112,7 +112,7 @@ class ListSetting(List):  # type: ignore[type-arg]  # traitlets' List is generic
         super().set(obj, value)
 
 
-class DictSetting(Dict):  # type: ignore[type-arg]
+class DictSetting(Dict):
     """A dict of strings that reads ``{"k": "v"}`` or ``k=v`` from the command line."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -35,6 +35,7 @@ from jupyter_colab_bridge.doctor.diagnoses import (
     explain_not_loaded,
     forwarding_check,
 )
+from jupyter_colab_bridge.doctor.observations import Place
 from jupyter_colab_bridge.doctor.server_info import (
     BridgeConfig,
     RunningServer,
@@ -287,7 +288,13 @@ def test_doctor_passes_on_a_healthy_server_kernel_included(
     assert "[PASS] Resource monitor (api/colab/resources): RAM " in out
     assert "GiB free of" in out and ("GPUs: " in out or "no GPU" in out)
     assert "[PASS] Colab's origins allowed: https://colab.research.google.com and " in out
-    assert "All checks passed." in out
+    # the last line names the warnings, if any (a container here: the forwarding advice)
+    last = out.rstrip().splitlines()[-1]
+    warned = [line for line in out.splitlines() if line.startswith("[WARN]")]
+    if warned:
+        assert last.startswith(f"No check failed; {len(warned)} warning")
+    else:
+        assert last == "All checks passed."
     assert good.info["token"] not in out  # shareable: the token is shortened
     # the kernel the doctor started was deleted again
     log = good.log.read_text()
@@ -462,14 +469,18 @@ def test_target_parse_and_mask() -> None:
 
 
 def test_forwarding_verdicts() -> None:
-    remote = forwarding_check(Target.parse("http://192.168.1.5:8888/?token=t"), None, False)
+    remote = forwarding_check(Target.parse("http://192.168.1.5:8888/?token=t"), None, Place())
     assert remote.status == FAIL
     assert "mixed" in remote.cause
     assert "ssh -N -L 8888:localhost:8888" in remote.fix
-    boxed = forwarding_check(Target.parse("http://localhost:8888/"), _local("localhost"), True)
+    boxed = forwarding_check(
+        Target.parse("http://localhost:8888/"), _local("localhost"), Place(container=True)
+    )
     assert boxed.status == WARN
     assert "--ip=0.0.0.0" in boxed.fix
-    open_box = forwarding_check(Target.parse("http://localhost:8888/"), _local("0.0.0.0"), True)
+    open_box = forwarding_check(
+        Target.parse("http://localhost:8888/"), _local("0.0.0.0"), Place(container=True)
+    )
     assert open_box.status == PASS
 
 
