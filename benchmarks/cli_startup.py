@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     options = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name in MEASURES}
-    for name, args in MEASURES.items():
+    for args in MEASURES.values():
         run_once(args)  # warm the file cache
     for _ in range(options.repeat):
         for name, args in MEASURES.items():
