@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from typing import Any
 
 from traitlets import Dict, List, TraitError, Unicode
@@ -33,7 +34,11 @@ def _literal(text: str) -> Any:
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text)
+        with warnings.catch_warnings():
+            # '\.' in a Python string is an invalid escape (a warning), kept as is: what
+            # a regular expression means
+            warnings.simplefilter("ignore")
+            return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
         raise ValueError(str(e)) from None
 
