@@ -74,6 +74,7 @@ from .credentials import (
     carries_token,
     take_query_token,
 )
+from .page_refusals import explain_page_refusals
 from .page_requests import mark_from_page
 
 #: What a page is told by a server with authentication turned off.
@@ -327,3 +328,4 @@ def enable_direct_mode(
     web_app.default_router.rules.insert(0, Rule(AnyMatches(), gate))
     web_app.add_transform(cors_transform(rules))
     trust_allowlisted_origins(identity_provider, rules)
+    explain_page_refusals(web_app, identity_provider, log)
