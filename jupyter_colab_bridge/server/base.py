@@ -33,7 +33,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
@@ -47,6 +47,7 @@ from .credentials import (
     conflicting_credentials,
     token_user,
 )
+from .pings import without_tornado_pings
 
 if TYPE_CHECKING:
     from ..app import ColabBridge
@@ -262,6 +263,10 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         if self._counted:
             self.connection_limit().release(self)
             self._counted = False
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        """tornado's protocol for the handshake, without tornado's own pings (:mod:`.pings`)."""
+        return without_tornado_pings(super().get_websocket_protocol())
 
     def stop_pings(self) -> None:
         """Stop jupyter_server's ping timer now (``WebSocketMixin`` waits for its next tick)."""
