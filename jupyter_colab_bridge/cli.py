@@ -13,6 +13,7 @@ quietly.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -303,6 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         return _quiet_after_closed_pipe()
+    except OSError as e:
+        # Windows reports a pipe whose reader is gone as EINVAL
+        if sys.platform == "win32" and e.errno == errno.EINVAL:
+            return _quiet_after_closed_pipe()
+        raise
     return status
 
 
