@@ -31,6 +31,9 @@ myst_heading_anchors = 3
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 suppress_warnings: list[str] = []
+# Settings' help texts hold commands to copy (--ColabBridge.x='["a"]'): no en dashes
+# for "--", no curly quotes
+smartquotes = False
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"jupyter_colab_bridge {release}"
