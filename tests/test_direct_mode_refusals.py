@@ -98,3 +98,42 @@ def test_why_refused_and_the_reply() -> None:
     assert replaced == {"message": NO_TOKEN.message, "reason": "no token", "extra": 1}
     assert refusal_reply(b"<html>403</html>", NO_TOKEN) is None
     assert refusal_reply(b"[1]", NO_TOKEN) is None
+
+
+class _Provider:
+    """An identity provider that answers at once (a custom one may) or later."""
+
+    def __init__(self, user: Any, at_once: bool) -> None:
+        self.user, self.at_once = user, at_once
+
+    def get_user(self, handler: Any) -> Any:
+        if self.at_once:
+            return self.user
+
+        async def later() -> Any:
+            return self.user
+
+        return later()
+
+
+@pytest.mark.parametrize("at_once", [True, False])
+@pytest.mark.parametrize("user", [None, "someone"])
+async def test_the_note_keeps_the_providers_answer(at_once: bool, user: Any) -> None:
+    from types import SimpleNamespace
+
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    from jupyter_colab_bridge.server.page_refusals import _REFUSAL, note_unauthenticated_pages
+    from jupyter_colab_bridge.server.page_requests import mark_from_page
+
+    request = HTTPServerRequest(
+        start_line=RequestStartLine("GET", "/api/x", "HTTP/1.1"),
+        headers=HTTPHeaders({"Origin": COLAB_ORIGIN, "Host": "127.0.0.1:8888"}),
+    )
+    mark_from_page(request)
+    provider = _Provider(user, at_once)
+    note_unauthenticated_pages(provider)
+    found = provider.get_user(SimpleNamespace(request=request))
+    assert (hasattr(found, "__await__")) is not at_once
+    assert (found if at_once else await found) == user
+    assert getattr(request, _REFUSAL, None) == (NO_TOKEN if user is None else None)

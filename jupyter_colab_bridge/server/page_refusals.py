@@ -13,10 +13,10 @@ unauthenticated, is untouched. The token is never logged.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from typing import Any, ClassVar
 
-from jupyter_core.utils import ensure_async
 from tornado import httputil, web
 
 from ..protocol.refusals import Refusal, refusal_reply, why_refused
@@ -25,18 +25,33 @@ from .page_requests import is_from_page
 _REFUSAL = "_colab_bridge_refusal"
 
 
+def _note(handler: web.RequestHandler, user: Any) -> None:
+    request = handler.request
+    if user is None and is_from_page(request) and "Origin" in request.headers:
+        sent = "Authorization" in request.headers or "token" in request.query_arguments
+        setattr(request, _REFUSAL, why_refused(sent))
+
+
 def note_unauthenticated_pages(identity_provider: Any) -> None:
-    """Make the identity provider note why an allowed page's request has no user."""
+    """Make the identity provider note why an allowed page's request has no user.
+
+    The wrapper answers as the original does: at once if it does, else awaitable.
+    """
     original = identity_provider.get_user
 
     @functools.wraps(original)
-    async def get_user(handler: web.RequestHandler) -> Any:
-        user = await ensure_async(original(handler))
-        request = handler.request
-        if user is None and is_from_page(request) and "Origin" in request.headers:
-            sent = "Authorization" in request.headers or "token" in request.query_arguments
-            setattr(request, _REFUSAL, why_refused(sent))
-        return user
+    def get_user(handler: web.RequestHandler) -> Any:
+        found = original(handler)
+        if not inspect.isawaitable(found):
+            _note(handler, found)
+            return found
+
+        async def noted() -> Any:
+            user = await found
+            _note(handler, user)
+            return user
+
+        return noted()
 
     identity_provider.get_user = get_user
 
