@@ -33,6 +33,8 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 suppress_warnings: list[str] = []
 # straight quotes, as typed: docutils' smart quotes also drop backslashes from prose, which
 # the settings reference needs ('\.' in a pattern)
+# Settings' help texts hold commands to copy (--ColabBridge.x='["a"]'): no en dashes
+# for "--", no curly quotes
 smartquotes = False
 
 html_theme = "pydata_sphinx_theme"

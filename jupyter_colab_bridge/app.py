@@ -8,10 +8,10 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 from tornado.routing import AnyMatches, Rule
-from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from ._version import __version__
-from .backend_url import hub_paste_urls, paste_url, ssh_forward_hint
+from .backend_url import hub_paste_urls, no_token_lines, paste_url, ssh_forward_hint
 from .protocol.kernel_map import COLAB_PYTHON_KERNEL, colab_python_kernel, validate_map
 from .protocol.origins import (
     COLAB_ORIGINS,
@@ -31,7 +31,6 @@ from .protocol.port_proxy import (
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
 from .server.base import EXTENSION_NAME, ConnectionLimit
-from .server.credentials import HOW_TO_SET_A_TOKEN
 from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.front_door import FrontDoor
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
@@ -43,6 +42,7 @@ from .server.nodelay import send_websocket_frames_at_once
 from .server.port_proxy import PortProxyHandler
 from .server.proxied_ws import ProxiedWebSocketHandler
 from .server.tunnel import AbandonedRequests
+from .setting_types import DictSetting, ListSetting
 
 _KERNEL_ID = r"(?P<kernel_id>[\w-]+)"
 
@@ -54,8 +54,7 @@ class ColabBridge(ExtensionApp):
     description = __doc__
     load_other_extensions = True
 
-    allowed_origins = List(
-        Unicode(),
+    allowed_origins = ListSetting(
         default_value=list(COLAB_ORIGINS),
         config=True,
         help=(
@@ -66,11 +65,13 @@ class ColabBridge(ExtensionApp):
             "request whose Origin has an upper-case letter is refused. '*', 'null', empty "
             "entries and entries with a path stop the server at start-up. "
             "Example: c.ColabBridge.allowed_origins = ['https://colab.research.google.com', "
-            "'https://colab.google.com', 'http://localhost:5173']"
+            "'https://colab.google.com', 'http://localhost:5173']; on the command line, "
+            "quote the whole list: --ColabBridge.allowed_origins='[\"https://colab.research."
+            'google.com", "https://colab.google.com", "http://localhost:5173"]\'. A '
+            "value replaces the default list: keep Colab's origins in it."
         ),
     )
-    allowed_origin_patterns = List(
-        Unicode(),
+    allowed_origin_patterns = ListSetting(
         default_value=[],
         config=True,
         help=(
@@ -81,6 +82,8 @@ class ColabBridge(ExtensionApp):
             "matches any character: write '\\.') stops the server at start-up with a "
             "message naming the pattern. Example: "
             r"c.ColabBridge.allowed_origin_patterns = ['https://[a-z0-9-]+\.colab\.example\.com']"
+            "; on the command line, quote the whole list: "
+            r"""--ColabBridge.allowed_origin_patterns='["https://[a-z0-9-]+\.colab\.example\.com"]'"""
         ),
     )
     max_message_bytes = Int(
@@ -212,9 +215,7 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
-    kernel_map = Dict(
-        key_trait=Unicode(),
-        value_trait=Unicode(),
+    kernel_map = DictSetting(
         default_value={},
         config=True,
         help=(
@@ -330,6 +331,7 @@ class ColabBridge(ExtensionApp):
         )
         self.open_connections = self.connections.open
         self.diagnose_connections = self.diagnose_limit.open
+        self._warn_without_colab()
         self.abandoned_requests = AbandonedRequests(self.max_abandoned_requests)
         assert self.serverapp is not None
         web_app = self.serverapp.web_app
@@ -407,7 +409,7 @@ class ColabBridge(ExtensionApp):
             f"    {local}{'?' + shown if shown else ''}",
         ]
 
-    def _log_banner(self) -> None:
+    async def _log_banner(self) -> None:
         server = self.serverapp
         if server is None or server.sock:
             return
@@ -422,23 +424,50 @@ class ColabBridge(ExtensionApp):
                 f"    with a token of yours from the Hub's token page: {token_page}",
             ]
         else:
-            lines = [
-                f"Colab local runtime bridge (jupyter_colab_bridge {__version__}) is ready.",
-                "In Colab, choose Connect > 'Connect to a local runtime' and paste:",
-                f"    {self.backend_url()}",
-            ]
             identity = server.identity_provider
-            if identity.token and not identity.token_generated:
-                lines.append("    (replace ... with the token you configured)")
-            elif not identity.token:
-                lines.append(
-                    "    This server has no token, and Colab cannot use a server without "
-                    f"one: {HOW_TO_SET_A_TOKEN}"
-                )
-            lines.extend(self._ssh_lines())
-        kernel = colab_python_kernel(self.kernel_map)
-        mapped = " (c.ColabBridge.kernel_map)" if kernel != COLAB_PYTHON_KERNEL else ""
-        lines.append(f"Colab's Python notebooks run on kernel: {kernel}{mapped}")
+            lines = [f"Colab local runtime bridge (jupyter_colab_bridge {__version__}) is ready."]
+            if not identity.token:
+                # No URL to paste: Colab cannot use one without a token.
+                password = bool(getattr(identity, "hashed_password", ""))
+                lines.extend(no_token_lines(password))
+            else:
+                lines.append("In Colab, choose Connect > 'Connect to a local runtime' and paste:")
+                lines.append(f"    {self.backend_url()}")
+                if not identity.token_generated:
+                    lines.append("    (replace ... with the token you configured)")
+                lines.extend(self._ssh_lines())
+        lines.append(await self._kernel_line())
         lines.append(f"Allowed page origins: {', '.join(self.origin_policy.describe())}")
         lines.append("If Colab cannot connect, run: jupyter colab-bridge doctor")
         self.log.info("\n".join(lines))
+
+    async def _kernel_line(self) -> str:
+        """The kernel Colab's Python notebooks get, flagged when this server lacks it."""
+        kernel = colab_python_kernel(self.kernel_map)
+        if kernel == COLAB_PYTHON_KERNEL:
+            return f"Colab's Python notebooks run on kernel: {kernel}"
+        line = f"Colab's Python notebooks run on kernel: {kernel} (c.ColabBridge.kernel_map)"
+        try:
+            names = await self.kernel_mapper.kernel_names()
+        except Exception:  # the kernel mapper's own start-up line logs why
+            return line
+        if kernel not in names:
+            line += (
+                f" -- NOT A KERNEL OF THIS SERVER: Colab's notebooks will fail to start "
+                f"(kernels: {', '.join(sorted(names)) or '(none)'})"
+            )
+        return line
+
+    def _warn_without_colab(self) -> None:
+        """A WARNING when the allowlist no longer lets Colab's own pages in."""
+        refused = [o for o in COLAB_ORIGINS if not self.origin_policy.allows(o)]
+        if not refused:
+            return
+        self.log.warning(
+            "Colab bridge: ColabBridge.allowed_origins no longer allows Colab's own %s %s, "
+            "so Colab cannot connect to this server. A value you set replaces the default "
+            "list; to add an origin, keep Colab's: c.ColabBridge.allowed_origins = %r",
+            "origin" if len(refused) == 1 else "origins",
+            " and ".join(refused),
+            [*COLAB_ORIGINS, *(o for o in self.allowed_origins if o not in COLAB_ORIGINS)],
+        )

@@ -44,6 +44,24 @@ def paste_url(secure: bool, ip: str | None, port: Any, base_url: str | None, tok
     return url
 
 
+def no_token_lines(password: bool) -> tuple[str, str]:
+    """Why Colab cannot use a server that has no token, and how to give it one (two lines).
+
+    ``password``: the server is protected by a password (else it runs without
+    authentication). The banner and ``jupyter colab-bridge url`` print these
+    instead of a URL to paste.
+    """
+    if password:
+        why = "Colab cannot use this server: it has a password but no token; Colab sends a token."
+    else:
+        why = "Colab cannot use this server: it has no token (no authentication at all)."
+    how = (
+        "Restart it with one: JUPYTER_TOKEN=<a long random string> jupyter server "
+        "(or c.IdentityProvider.token), then paste its URL with ?token=<it>."
+    )
+    return why, how
+
+
 def ssh_forward_hint(
     env: Mapping[str, str],
     port: Any,

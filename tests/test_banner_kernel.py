@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jupyter_colab_bridge.backend_url import ssh_forward_hint
-from jupyter_colab_bridge.doctor.cli import describe_servers, print_servers
+from jupyter_colab_bridge.cli import describe_servers, print_servers
 from jupyter_colab_bridge.doctor.server_info import server_from_info
 from tests.helpers.bridge_client import install_kernelspec
 
@@ -25,28 +25,28 @@ def bridge_config(jp_kernel_dir: Any) -> dict[str, Any]:
     return {"kernel_map": {"python3": install_kernelspec(str(jp_kernel_dir), "other")}}
 
 
-def banner(bridge_app: Any, server_log: Any) -> str:
-    bridge_app._log_banner()
-    (text,) = [m for m in (r.getMessage() for r in server_log.records) if "is ready" in m]
-    return text
+async def banner(bridge_app: Any, server_log: Any) -> str:
+    await bridge_app._log_banner()
+    # the last: the server's own banner may be logged too, once the kernels are listed
+    return [m for m in (r.getMessage() for r in server_log.records) if "is ready" in m][-1]
 
 
-def test_banner_names_colab_kernel(
+async def test_banner_names_colab_kernel(
     bridge_app: Any, server_log: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
-    text = banner(bridge_app, server_log)
+    text = await banner(bridge_app, server_log)
     assert "Colab's Python notebooks run on kernel: other (c.ColabBridge.kernel_map)" in text
     assert "ssh -N" not in text
 
 
-def test_banner_in_ssh_session_prints_the_forward(
+async def test_banner_in_ssh_session_prints_the_forward(
     bridge_app: Any, server_log: Any, monkeypatch: pytest.MonkeyPatch, jp_http_port: int
 ) -> None:
     monkeypatch.setenv("SSH_CONNECTION", SSH)
     monkeypatch.setenv("USER", "ada")
     monkeypatch.setenv("LOGNAME", "ada")
-    text = banner(bridge_app, server_log)
+    text = await banner(bridge_app, server_log)
     command = f"ssh -N -L {jp_http_port}:localhost:{jp_http_port} ada@198.51.100.20"
     assert command in text
     assert f"    http://localhost:{jp_http_port}/a%40b/?token=..." in text

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from jupyter_colab_bridge.app import ColabBridge
-from jupyter_colab_bridge.doctor.cli import build_parser
+from jupyter_colab_bridge.cli import build_parser
 
 pytestmark = pytest.mark.docs
 

@@ -4,9 +4,10 @@ Every module is read with :mod:`ast` (never imported), and every import in it
 counts: at the top, inside a function (a lazy import), under
 ``TYPE_CHECKING``, and ``importlib.import_module("...")`` with a literal name.
 
-* The user's tools (``doctor/``) depend on the server side, never the reverse:
-  no module outside ``doctor/`` (``app.py``, ``server/``, ``protocol/``,
-  ``runtime/``, the modules both sides share) imports ``doctor``.
+* The user's tools (``doctor/`` and the command line, ``cli.py``) depend on the
+  server side, never the reverse: no module outside them (``app.py``,
+  ``server/``, ``protocol/``, ``runtime/``, the modules both sides share)
+  imports ``doctor`` or ``cli``.
 * ``protocol/`` is pure: no tornado I/O (``tornado.httputil``'s types and
   ``tornado.escape`` are fine), no jupyter_server or jupyter_client, no
   sockets, no asyncio (its event loop and streams are I/O by definition).
@@ -29,6 +30,9 @@ import jupyter_colab_bridge
 PACKAGE = Path(jupyter_colab_bridge.__file__).resolve().parent
 NAME = "jupyter_colab_bridge"
 DOCTOR = f"{NAME}.doctor"
+CLI = f"{NAME}.cli"
+#: The user's tools: only they may import them.
+TOOLS = (DOCTOR, CLI)
 
 #: Modules ``protocol/`` must not import (a module or any of its submodules).
 PROTOCOL_FORBIDDEN = (
@@ -62,8 +66,8 @@ PROTOCOL_FORBIDDEN = (
 
 #: The doctor's pure modules, and what they must not import besides PROTOCOL_FORBIDDEN.
 VERDICTS = tuple(f"{DOCTOR}.{m}" for m in ("diagnoses", "kernel_facts", "observations"))
-_OBSERVING = ("colab_client", "kernel_run", "server_info", "checks", "cli")
-OBSERVERS = (*(f"{DOCTOR}.{m}" for m in _OBSERVING), "subprocess")
+_OBSERVING = ("colab_client", "kernel_run", "server_info", "checks")
+OBSERVERS = (*(f"{DOCTOR}.{m}" for m in _OBSERVING), CLI, "subprocess")
 
 
 def module_name(path: Path) -> str:
@@ -120,8 +124,8 @@ def violations(path: Path, source: str | None = None) -> list[str]:
     text = path.read_text(encoding="utf-8") if source is None else source
     found = []
     for name in imported_names(text, module, path.name == "__init__.py"):
-        if within(module, (DOCTOR,)) is None and within(name, (DOCTOR,)):
-            found.append(f"{module} imports {name}: only doctor/ may use doctor/")
+        if within(module, TOOLS) is None and within(name, TOOLS):
+            found.append(f"{module} imports {name}: only doctor/ and cli may use doctor/ and cli")
         if within(module, (f"{NAME}.protocol",)):
             banned = within(name, PROTOCOL_FORBIDDEN)
             if banned:
@@ -144,7 +148,7 @@ def test_module_keeps_its_layer(path: Path) -> None:
 def test_every_layer_is_walked() -> None:
     """The walk sees the layers it judges (a renamed folder would pass unseen otherwise)."""
     names = {module_name(p) for p in MODULES}
-    for expected in ("app", "backend_url", "protocol.origins", "server.handlers", "doctor.cli"):
+    for expected in ("app", "backend_url", "protocol.origins", "server.handlers", "cli"):
         assert f"{NAME}.{expected}" in names
     assert any(n.startswith(f"{NAME}.runtime.") for n in names)
 
@@ -164,13 +168,15 @@ SERVER_SIDE = [
     "line",
     [
         "from {up}doctor.server_info import paste_url",
-        "from {up}doctor import cli",
+        "from {up}doctor import checks",
         "from {up} import doctor",
         "import jupyter_colab_bridge.doctor.checks",
         "from jupyter_colab_bridge import doctor",
         "def f():\n    from {up}doctor.colab_client import ApiAnswer",
         "if TYPE_CHECKING:\n    from {up}doctor.diagnoses import CheckResult",
-        "importlib.import_module('jupyter_colab_bridge.doctor.cli')",
+        "importlib.import_module('jupyter_colab_bridge.doctor.checks')",
+        "from {up}cli import main",
+        "import jupyter_colab_bridge.cli",
     ],
 )
 def test_an_import_of_the_doctor_is_caught(path: Path, line: str) -> None:
@@ -178,7 +184,7 @@ def test_an_import_of_the_doctor_is_caught(path: Path, line: str) -> None:
     depth = len(path.relative_to(PACKAGE).parts) - 1  # 0 for app.py, 1 for server/x.py
     line = line.format(up="." * (depth + 1))  # the relative import of the package's root
     found = violations(path, path.read_text(encoding="utf-8") + "\n" + line + "\n")
-    assert len(found) >= 1 and all("only doctor/ may use doctor/" in f for f in found), found
+    assert len(found) >= 1 and all("only doctor/ and cli may use" in f for f in found), found
 
 
 @pytest.mark.parametrize(
@@ -225,6 +231,7 @@ def test_a_pure_protocol_module_passes() -> None:
         "from .colab_client import Target",
         "from .server_info import BridgeConfig",
         "from . import kernel_run",
+        "from ..cli import print_report",
         "from tornado.httpclient import HTTPResponse",
         "import subprocess",
     ],

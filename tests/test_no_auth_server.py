@@ -103,7 +103,7 @@ async def test_server_keeps_serving_after_refusals(url: Any, fetch: Any) -> None
 
 
 async def test_banner_says_colab_needs_a_token(bridge_app: Any, server_log: Any) -> None:
-    bridge_app._log_banner()
+    await bridge_app._log_banner()
     text = server_log.text()
     assert "JUPYTER_TOKEN" in text
     assert "c.IdentityProvider.token" in text

@@ -137,7 +137,7 @@ def _argument_table(parser: argparse.ArgumentParser) -> list[str]:
 def cli_markdown() -> str:
     """The main command and its arguments, then one section per subcommand."""
     _checkout_on_path()
-    from jupyter_colab_bridge.doctor.cli import build_parser
+    from jupyter_colab_bridge.cli import build_parser
 
     parser = build_parser()
     prog = "jupyter colab-bridge"

@@ -1,6 +1,5 @@
-"""The user's tools: ``jupyter colab-bridge url``, ``doctor`` and ``settings``.
+"""The doctor, and what ``jupyter colab-bridge url`` reads (the command line is :mod:`..cli`).
 
-* :mod:`.cli`: the command line;
 * :mod:`.checks`: the doctor's table of checks, in the order a connection meets them,
   and what each observes;
 * :mod:`.diagnoses`: from what a check observed to cause and fix; check ids and statuses (pure);

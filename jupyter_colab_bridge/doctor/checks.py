@@ -17,11 +17,12 @@ with its verdict function, and one entry here.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from ..backend_url import Target
+from ..backend_url import Target, ssh_forward_hint
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
 from ..protocol.paths import BRIDGE_PREFIX
@@ -63,6 +64,7 @@ from .observations import (
     EndpointsSeen,
     HandshakeSeen,
     KernelRun,
+    Place,
     RunningServer,
     ServerSeen,
 )
@@ -92,6 +94,7 @@ class Observed:
     session: BridgeSession | None = None  # the bridge socket the handshake opened
     kernel_run: KernelRun | None = None
     kernel_answers: dict[str, str] = field(default_factory=dict)  # kernel_code -> result
+    place: Place = field(default_factory=Place)  # a container, an SSH session
 
     @property
     def where(self) -> Target:
@@ -139,7 +142,7 @@ async def _server(seen: Observed) -> list[CheckResult]:
         server = ServerSeen(seen.answer)
     except ConnectError as e:
         server = ServerSeen(error=str(e), refused=e.refused)
-    return [server_result(seen.target, server, seen.servers, seen.local, seen.note)]
+    return [server_result(seen.target, server, seen.servers, seen.local, seen.note, seen.place)]
 
 
 async def _endpoints(seen: Observed) -> list[CheckResult]:
@@ -257,7 +260,7 @@ async def _origin(seen: Observed) -> list[CheckResult]:
 
 
 async def _forwarding(seen: Observed) -> list[CheckResult]:
-    return [forwarding_check(seen.where, seen.local, in_container())]
+    return [forwarding_check(seen.where, seen.local, seen.place)]
 
 
 async def _browser(seen: Observed) -> list[CheckResult]:
@@ -307,6 +310,13 @@ async def check_kernel(session: BridgeSession, timeout: float) -> list[CheckResu
     return await run_checks(Observed(session=session, timeout=timeout), needing)
 
 
+def where_the_doctor_runs(target: Target | None, local: RunningServer | None) -> Place:
+    """A container, and in an SSH session the laptop's forward to the checked server's port."""
+    port = target.port if target else None
+    ssh = ssh_forward_hint(os.environ, port, listen_ip=local.ip if local else None)
+    return Place(container=in_container(), ssh_forward=ssh)
+
+
 async def run_doctor(url: str | None, kernel: bool = True, timeout: float = 60.0) -> DoctorReport:
     """Run every check against ``url`` (or the first running server), in order."""
     servers = running_servers()
@@ -321,6 +331,7 @@ async def run_doctor(url: str | None, kernel: bool = True, timeout: float = 60.0
         config=bridge_config(local.pid if local else None),
         kernel=kernel,
         timeout=timeout,
+        place=where_the_doctor_runs(target, local),
     )
     report = DoctorReport(url=target.masked_url if target else url)
     try:

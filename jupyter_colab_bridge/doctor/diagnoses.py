@@ -26,6 +26,7 @@ from .observations import (
     EndpointsSeen,
     HandshakeSeen,
     KernelRun,
+    Place,
     RunningServer,
     ServerSeen,
 )
@@ -182,8 +183,11 @@ def check_install(config: BridgeConfig) -> CheckResult:
 
 
 # -- 2. a server answers ------------------------------------------------------
-def server_down(target: Target, servers: list[RunningServer]) -> CheckResult:
+def server_down(
+    target: Target, servers: list[RunningServer], place: Place | None = None
+) -> CheckResult:
     """Nothing listens at the URL: where the servers are, and how to forward."""
+    place = place or Place()
     others = [masked(s.backend_url) for s in servers if not s.sock]
     if others:
         fix = (
@@ -191,12 +195,19 @@ def server_down(target: Target, servers: list[RunningServer]) -> CheckResult:
             f"{', '.join(others)}; or, if port {target.port} is forwarded (ssh -L, docker -p), "
             "check that the forward is up and points at the server's port"
         )
-    else:
+    elif place.ssh_forward:
+        fix = (
+            "start the server here: `jupyter server` (it prints the URL to paste); then, "
+            f"on your laptop, run `{place.ssh_forward}` and paste the URL there"
+        )
+    elif place.container:
         fix = (
             "start the server: `jupyter server` (it prints the URL to paste); in Docker, "
-            f"publish the port (`docker run -p {target.port}:{target.port} ...`) and start "
-            "the server with --ip=0.0.0.0"
+            f"publish the port (`docker run -p 127.0.0.1:{target.port}:{target.port} ...`) and "
+            "start the server with --ip=0.0.0.0"
         )
+    else:
+        fix = "start the server: `jupyter server` (it prints the URL to paste)"
     cause = f"nothing listens at {target.netloc} (connection refused)"
     return CheckResult(CheckId.SERVER, Status.FAIL, f"no server at {target.netloc}", cause, fix)
 
@@ -281,12 +292,13 @@ def server_result(
     servers: list[RunningServer],
     local: RunningServer | None,
     note: str = "",
+    place: Place | None = None,
 ) -> CheckResult:
     """Jupyter's REST API answers under the URL's base_url (``note`` ends the summary)."""
     answer = seen.answer
     if answer is None:
         if seen.refused:
-            return server_down(target, servers)
+            return server_down(target, servers, place)
         fix = "check the host and port in the URL, and that the server runs"
         summary = f"no answer from {target.netloc}"
         return CheckResult(CheckId.SERVER, Status.FAIL, summary, seen.error, fix)
@@ -638,20 +650,38 @@ def port_proxy_result(status: int | None, body: bytes, error: str = "") -> Check
 
 
 # -- 7. host and port ---------------------------------------------------------
-def forwarding_check(target: Target, local: RunningServer | None, container: bool) -> CheckResult:
-    """What the browser must reach, and the port-forwarding pitfalls."""
+def forwarding_check(
+    target: Target, local: RunningServer | None, place: Place | None = None
+) -> CheckResult:
+    """What the browser must reach, and the port-forwarding pitfalls.
+
+    In an SSH session (``place.ssh_forward``) the advice is the laptop's
+    ``ssh -N -L`` line, never a wider listening address; the container advice
+    is for a container without an SSH session only.
+    """
+    place = place or Place()
     if target.scheme == "http" and not is_loopback(target.host):
+        command = place.ssh_forward or (
+            f"ssh -N -L {target.port}:localhost:{target.port} you@{target.host}"
+        )
         return CheckResult(
             CheckId.FORWARDING,
             Status.FAIL,
             f"the URL names {target.host}, not localhost",
             f"Colab's page is https; browsers block ws:// to {target.host} from it (mixed "
             "content); only localhost and 127.0.0.1 are exempt",
-            f"forward the port to the browser's machine: `ssh -N -L {target.port}:localhost:"
-            f"{target.port} you@{target.host}`, then paste http://localhost:{target.port}"
-            f"{target.base_url}?token=...",
+            f"forward the port to the browser's machine: `{command}`, then paste "
+            f"http://localhost:{target.port}{target.base_url}?token=...",
         )
-    if local is not None and container and is_loopback(local.ip or "localhost"):
+    if place.ssh_forward:
+        summary = (
+            "this runs in an SSH session: on your laptop, run "
+            f"`{place.ssh_forward}`, then paste http://localhost:{target.port}"
+            f"{target.base_url}?token=... into Colab there (the server stays on this "
+            "machine's localhost, out of its network's reach)"
+        )
+        return CheckResult(CheckId.FORWARDING, Status.PASS, summary)
+    if local is not None and place.container and is_loopback(local.ip or "localhost"):
         return CheckResult(
             CheckId.FORWARDING,
             Status.WARN,

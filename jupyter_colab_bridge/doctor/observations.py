@@ -32,6 +32,14 @@ class RunningServer:
     password: bool = False
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where the doctor runs: a container, an SSH session (then the laptop's forward command)."""
+
+    container: bool = False
+    ssh_forward: str | None = None  # ``ssh -N -L ...`` (backend_url.ssh_forward_hint) in SSH
+
+
 @dataclass
 class BridgeConfig:
     """The bridge's settings as a server started now (or the given one) sees them."""

@@ -3,8 +3,8 @@
 Servers are found through their runtime files (what ``jupyter server list``
 reads). Settings are read the way a server reads them at start-up: the
 Jupyter config files on this user's config path, the ``jupyter_server_config.d``
-files that enable extensions, and, where the system shows it (Linux
-``/proc``), the server process's own ``--ColabBridge.*`` and
+files that enable extensions, and, where the system shows it (psutil reads it
+on Linux, macOS and Windows), the server process's own ``--ColabBridge.*`` and
 ``--ServerApp.jpserver_extensions`` command-line options. Nothing is added to
 the wire for this: the server is never asked for its configuration.
 """
@@ -17,6 +17,7 @@ import os
 import subprocess
 from typing import Any
 
+import psutil
 from jupyter_server.extension.config import ExtensionConfigManager
 from jupyter_server.serverapp import ServerApp, list_running_servers
 from traitlets import TraitError
@@ -69,15 +70,18 @@ def running_servers(runtime_dir: str | None = None) -> list[RunningServer]:
 
 
 def process_command_line(pid: int | None) -> list[str] | None:
-    """A process's arguments, or None where the system does not show them."""
+    """A process's arguments (psutil: Linux, macOS, Windows), or None where not shown.
+
+    None for a process that is gone, another user's that the system hides
+    (macOS, Windows), or a system that does not say.
+    """
     if not pid:
         return None
     try:
-        with open(f"/proc/{int(pid)}/cmdline", "rb") as f:
-            raw = f.read()
-    except OSError:
+        argv = psutil.Process(int(pid)).cmdline()
+    except (psutil.Error, OSError, ValueError):
         return None
-    return [arg.decode("utf-8", "replace") for arg in raw.split(b"\0") if arg]
+    return [str(arg) for arg in argv if arg] or None
 
 
 def command_line_config(argv: list[str]) -> Config:

@@ -36,7 +36,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import (
@@ -54,6 +54,7 @@ from .credentials import (
     conflicting_credentials,
     token_user,
 )
+from .pings import without_tornado_pings
 from .verdict import PageVerdict, verdict_of
 
 if TYPE_CHECKING:
@@ -284,6 +285,10 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
         if self._counted:
             self.connection_limit().release(self)
             self._counted = False
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        """tornado's protocol for the handshake, without tornado's own pings (:mod:`.pings`)."""
+        return without_tornado_pings(super().get_websocket_protocol())
 
     def stop_pings(self) -> None:
         """Stop jupyter_server's ping timer now (``WebSocketMixin`` waits for its next tick)."""

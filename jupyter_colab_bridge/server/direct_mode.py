@@ -67,6 +67,7 @@ from ..protocol.cors import CORS_RESPONSE_HEADERS, add_vary, allow_credentials, 
 from ..protocol.handshake import is_upgrade
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
 from .credentials import AUTH_TURNED_OFF, COOKIE_WITHOUT_TOKEN, auth_turned_off, take_query_token
+from .page_refusals import explain_page_refusals
 from .verdict import PageVerdict, verdict_of
 
 #: What a page is told by a server with authentication turned off.
@@ -313,4 +314,5 @@ def enable_direct_mode(
     """Install the transform and the origin check; the gate, for the front door to ask."""
     web_app.add_transform(cors_transform(rules))
     trust_allowlisted_origins(identity_provider, rules)
+    explain_page_refusals(web_app, identity_provider, log)
     return DirectModeGate(web_app, rules, log)

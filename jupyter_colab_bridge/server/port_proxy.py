@@ -8,7 +8,7 @@ paths, which headers travel) are pure and live in
 
 Order of checks, all before anything is sent to the target:
 
-1. the bridge's own front checks (:class:`.base.BridgeHandlerMixin`): the
+1. the bridge's own front checks (:class:`.base.BridgeSocket`): the
    ``Origin`` is the server's own, absent, or on the ``ColabBridge`` allowlist
    (anything else: 403); a page on the allowlist authenticates with the token,
    never with a cookie alone; then jupyter_server authenticates the request

@@ -1,0 +1,213 @@
+"""List and dict settings on the command line (jupyter_colab_bridge/setting_types.py).
+
+``--ColabBridge.allowed_origin_patterns='["..."]'`` is a list of one pattern;
+the same with the quotes eaten by the shell (``[...]``) is refused at
+start-up with a message showing both syntaxes, instead of becoming one
+useless pattern. Dropping Colab's own origins warns at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_server.serverapp import ServerApp
+from traitlets import Dict, List, TraitError
+from traitlets.config.loader import KVArgParseConfigLoader
+
+from jupyter_colab_bridge.app import ColabBridge
+from jupyter_colab_bridge.protocol.origins import COLAB_ORIGINS
+from jupyter_colab_bridge.setting_types import DictSetting, ListSetting, read_dict, read_list
+
+PATTERN = r"https://[a-z]+\.colab\.example\.com"
+
+
+def from_command_line(*argv: str) -> ColabBridge:
+    """A ColabBridge configured from ``argv`` the way ``jupyter server`` reads it (deferred)."""
+    config = KVArgParseConfigLoader(list(argv), classes=[ServerApp]).load_config()
+    bridge = ColabBridge()
+    bridge.update_config(config)
+    return bridge
+
+
+def test_every_list_and_dict_setting_reads_the_command_line() -> None:
+    for name, trait in ColabBridge.class_own_traits(config=True).items():
+        if isinstance(trait, List):
+            assert isinstance(trait, ListSetting), name
+        if isinstance(trait, Dict):
+            assert isinstance(trait, DictSetting), name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('["a", "b"]', ["a", "b"]),
+        ("['a']", ["a"]),
+        ("[]", []),
+        ("http://localhost:5173", ["http://localhost:5173"]),
+        (f'["{PATTERN}"]'.replace("\\", "\\\\"), [PATTERN]),  # JSON escapes
+        (f"['{PATTERN}']", [PATTERN]),  # a Python literal keeps an unknown escape
+    ],
+)
+def test_read_list(text: str, expected: list[str]) -> None:
+    assert read_list(text, "x") == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["[*]", f"[{PATTERN}]", "[a, b]", "['a']]", "[http://localhost:5173]"]
+)
+def test_a_list_without_its_quotes_is_refused_with_the_syntax(text: str) -> None:
+    with pytest.raises(TraitError) as caught:
+        read_list(text, "allowed_origins")
+    message = str(caught.value)
+    assert "looks like a list but is not one" in message
+    assert "c.ColabBridge.allowed_origins = ['a', 'b']" in message
+    assert '--ColabBridge.allowed_origins=\'["a", "b"]\'' in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"python3": "x"}', {"python3": "x"}),
+        ("python3=x", {"python3": "x"}),
+        ("a=b=c", {"a": "b=c"}),
+    ],
+)
+def test_read_dict(text: str, expected: dict[str, str]) -> None:
+    assert read_dict(text, "kernel_map") == expected
+
+
+@pytest.mark.parametrize("text", ["python3", "{python3: x}", "{}x"])
+def test_a_bad_dict_is_refused_with_the_syntax(text: str) -> None:
+    with pytest.raises(TraitError, match=r"--ColabBridge\.kernel_map=key=value"):
+        read_dict(text, "kernel_map")
+
+
+@pytest.mark.parametrize(
+    ("argv", "origins", "patterns"),
+    [
+        ([f"--ColabBridge.allowed_origin_patterns=['{PATTERN}']"], list(COLAB_ORIGINS), [PATTERN]),
+        (
+            ['--ColabBridge.allowed_origins=["http://a.example", "http://b.example"]'],
+            ["http://a.example", "http://b.example"],
+            [],
+        ),
+        (
+            ["--ColabBridge.allowed_origins=http://a.example"] * 1
+            + ["--ColabBridge.allowed_origins=http://b.example"],
+            ["http://a.example", "http://b.example"],
+            [],
+        ),
+        (["--ColabBridge.allowed_origins=http://a.example"], ["http://a.example"], []),
+    ],
+)
+def test_lists_from_the_command_line(
+    argv: list[str], origins: list[str], patterns: list[str]
+) -> None:
+    bridge = from_command_line(*argv)
+    assert bridge.allowed_origins == origins
+    assert bridge.allowed_origin_patterns == patterns
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--ColabBridge.kernel_map=python3=myenv"], {"python3": "myenv"}),
+        (['--ColabBridge.kernel_map={"python3": "a", "ir": "b"}'], {"python3": "a", "ir": "b"}),
+        (
+            ["--ColabBridge.kernel_map=python3=a", "--ColabBridge.kernel_map=ir=b"],
+            {"python3": "a", "ir": "b"},
+        ),
+    ],
+)
+def test_the_kernel_map_from_the_command_line(argv: list[str], expected: dict[str, str]) -> None:
+    assert from_command_line(*argv).kernel_map == expected
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        f"--ColabBridge.allowed_origin_patterns=[{PATTERN}]",
+        "--ColabBridge.allowed_origins=[*]",
+        "--ColabBridge.kernel_map=python3",
+    ],
+)
+def test_bad_values_are_refused(arg: str) -> None:
+    with pytest.raises(TraitError, match="on the command line"):
+        from_command_line(arg)
+
+
+# -- a real server ------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    env = dict(os.environ)
+    for key in ("JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR"):
+        env[key] = str(tmp_path / key.lower())
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root"]
+    command += [f"--port={_free_port()}", f"--ServerApp.root_dir={tmp_path}", *args]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def _wait_for(proc: subprocess.Popen[bytes], log: Path, text: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        content = log.read_text(errors="replace")
+        if text in content or proc.poll() is not None:
+            return log.read_text(errors="replace")
+        time.sleep(0.1)  # polling the log file, with a deadline
+    raise AssertionError(f"{text!r} never appeared:\n{log.read_text(errors='replace')}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_server_refuses_a_list_without_its_quotes(tmp_path: Path) -> None:
+    proc, log = _server(tmp_path, f"--ColabBridge.allowed_origin_patterns=[{PATTERN}]")
+    try:
+        assert proc.wait(timeout=60) == 1
+    finally:
+        _stop(proc)
+    text = log.read_text(errors="replace")
+    assert "invalid configuration" in text and "Not starting" in text
+    assert "looks like a list but is not one" in text
+    assert '--ColabBridge.allowed_origin_patterns=\'["a", "b"]\'' in text
+
+
+def test_a_server_without_colabs_origins_warns(tmp_path: Path) -> None:
+    proc, log = _server(tmp_path, '--ColabBridge.allowed_origins=["http://localhost:5173"]')
+    try:
+        text = _wait_for(proc, log, "jupyter colab-bridge doctor")
+    finally:
+        _stop(proc)
+    assert "Allowed page origins: http://localhost:5173" in text
+    (warning,) = [line for line in text.splitlines() if "no longer allows Colab" in line]
+    assert "WARNING" in warning or warning.startswith("[W")
+    assert " and ".join(COLAB_ORIGINS) in warning
+    assert repr([*COLAB_ORIGINS, "http://localhost:5173"]) in warning
+
+
+def test_colabs_origins_with_more_do_not_warn(bridge_app: Any, server_log: Any) -> None:
+    bridge_app._warn_without_colab()
+    assert "no longer allows Colab" not in server_log.text()
