@@ -15,8 +15,9 @@ from tornado.websocket import WebSocketHandler
 from ..protocol.handshake import (
     CLOSE_BAD_REQUEST,
     MIN_VERSION_PARAM,
+    MinVersion,
     diagnose_frame,
-    min_version_problem,
+    read_min_version,
 )
 from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
 from .dispatch import RequestContext
@@ -36,10 +37,18 @@ class BridgeSocket(
 ):
     """Common base of the bridge's own sockets."""
 
-    def close_for_min_version(self) -> bool:
-        """Close with 400 if ``min_version`` is unusable; True if closed."""
-        reason = min_version_problem(self.get_query_argument(MIN_VERSION_PARAM, None))
-        if reason is None:
+    def read_min_version(self) -> MinVersion:
+        """The handshake's ``min_version``, judged once (bounded before it is parsed)."""
+        return read_min_version(self.request.query_arguments.get(MIN_VERSION_PARAM, []))
+
+    def close_for_min_version(self, version: MinVersion, outdated_is_fine: bool = False) -> bool:
+        """Close with 400 if ``min_version`` is unusable; True if closed.
+
+        ``outdated_is_fine``: a page asking for a newer protocol is answered,
+        not closed (diagnose tells it so).
+        """
+        reason = version.problem
+        if reason is None or (outdated_is_fine and version.outdated):
             return False
         self.log.error("Colab bridge: rejecting connection: %s", reason)
         self.close(code=CLOSE_BAD_REQUEST, reason=reason)
@@ -95,7 +104,7 @@ class HttpOverWebSocketHandler(BridgeSocket):
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Start pings, apply ``min_version``, cork the socket's bursts."""
         super().open(*args, **kwargs)
-        if not self.close_for_min_version() and self.tunnel is not None:
+        if not self.close_for_min_version(self.read_min_version()) and self.tunnel is not None:
             stream = getattr(self.ws_connection, "stream", None)
             self.tunnel.cork(getattr(stream, "socket", None))
 
@@ -128,6 +137,9 @@ class DiagnoseHandler(BridgeSocket):
     """
 
     checks_credentials = False
+    #: Read once when the socket opens: a frame costs the same whatever the handshake held.
+    outdated = False
+    has_xsrf_cookie = False
 
     @property
     def max_message_size(self) -> int:
@@ -157,6 +169,15 @@ class DiagnoseHandler(BridgeSocket):
             if self.ws_connection is None:
                 self.release_connection()
 
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        """Start pings; read ``min_version`` and the cookie once, or close with 400."""
+        super().open(*args, **kwargs)
+        version = self.read_min_version()
+        if self.close_for_min_version(version, outdated_is_fine=True):
+            return
+        self.outdated = version.outdated
+        self.has_xsrf_cookie = bool(self.get_cookie("_xsrf"))
+
     def on_message(self, message: str | bytes) -> None:
         """Reply with the diagnosis, echoing the frame as ``message_id``."""
         conn = self.ws_connection
@@ -170,13 +191,7 @@ class DiagnoseHandler(BridgeSocket):
             return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        self.write_message(
-            diagnose_frame(
-                message,
-                bool(self.get_cookie("_xsrf")),
-                self.get_query_argument(MIN_VERSION_PARAM, None),
-            )
-        )
+        self.write_message(diagnose_frame(message, self.has_xsrf_cookie, self.outdated))
 
     def on_close(self) -> None:
         """Stop pings and free this socket's place."""
