@@ -12,7 +12,9 @@ Order of checks at the handshake, all before the upgrade:
 3. Credentials from a page are tokens (docs/protocol.md section 4): on a server
    with authentication turned off (no token can be accepted) every page is
    refused; a handshake with an ``Authorization`` header and a different
-   ``?token=`` is refused (one credential per socket, the one forwarded); a
+   ``?token=`` or auth-URL token is refused with 403, and one that repeats a
+   credential (``?token=`` or the auth URL twice, two ``Authorization``
+   headers) with 400 (one credential per socket, the one forwarded); a
    handshake from a browser origin with cookies and no token is refused, and
    with a token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
 4. jupyter_server's own ``prepare`` (Host check, identity provider), then
@@ -42,9 +44,12 @@ from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
     COOKIE_WITHOUT_TOKEN,
+    CredentialRefused,
     auth_turned_off,
     carries_token,
+    conflict_refusal,
     conflicting_credentials,
+    repeated_credential,
     token_user,
 )
 
@@ -112,7 +117,15 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         """No CORS or CSP headers on a WebSocket handshake."""
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A plain-text refusal: a WebSocket handshake has no page to render."""
+        """A plain-text refusal: a WebSocket handshake has no page to render.
+
+        A refusal for the credentials is JSON (``{"message", "reason"}``), as direct mode's.
+        """
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, CredentialRefused):
+            self.set_header("Content-Type", "application/json")
+            self.finish(error.body())
+            return
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish(f"{status_code} {self._reason}\n")
 
@@ -153,10 +166,11 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         raise web.HTTPError(403)
 
     # -- 2. auth URL --------------------------------------------------------
-    async def _apply_auth_url(self) -> None:
+    def _auth_url_token(self) -> str | None:
+        """The token of the auth URL, if it names this server and carries one."""
         auth_url = self.get_query_argument(AUTH_URL_PARAM, None)
         if auth_url is None:
-            return
+            return None
         try:
             token = token_from_auth_url(
                 auth_url,
@@ -167,15 +181,18 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         except AuthUrlError as e:
             self.auth_url_error = str(e)
             self.log.warning("Colab bridge: refusing the auth URL: %s", e)
-            return
+            return None
         if token is None:
             self.log.warning(
                 "Colab bridge: the auth URL carries no token (?token=...), so it adds no "
                 "credential; paste the URL with its token"
             )
-            return
-        if "Authorization" in self.request.headers:
-            return  # the client's own header stays its credential
+        return token
+
+    async def _apply_auth_url(self, token: str | None) -> None:
+        """Authenticate with the auth URL's token, if the server accepts it."""
+        if token is None or "Authorization" in self.request.headers:
+            return  # the client's own header (the same token) stays its credential
         if await token_user(self, token) is None:
             self.log.warning("Colab bridge: the server does not accept the token in the auth URL")
             return
@@ -207,19 +224,28 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             )
             raise web.HTTPError(403)
 
-    def _refuse_two_credentials(self) -> None:
-        """One credential per socket: the one that authenticates it is the one forwarded."""
-        if conflicting_credentials(self.request):
+    def _refuse_repeated_credentials(self) -> None:
+        """One credential per socket: none given twice (400)."""
+        refusal = repeated_credential(self.request)
+        if refusal is not None:
+            self.log.warning("Colab bridge: refused a WebSocket: %s", refusal.message)
+            raise refusal
+
+    def _refuse_two_credentials(self, auth_url_token: str | None) -> None:
+        """One credential per socket: the one that authenticates it is the one forwarded (403)."""
+        if conflicting_credentials(self.request, auth_url_token):
             self.log.warning("Colab bridge: refused a WebSocket: %s", CONFLICTING_CREDENTIALS)
-            raise web.HTTPError(403)
+            raise conflict_refusal()
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         """Check origin and credentials, then let jupyter_server authenticate."""
         self._refuse_origin()
         if self.checks_credentials:
             self._refuse_without_a_token()
-            await self._apply_auth_url()
-            self._refuse_two_credentials()  # the auth URL's token is one of them
+            self._refuse_repeated_credentials()  # before anything is parsed or asked
+            auth_url_token = self._auth_url_token()
+            self._refuse_two_credentials(auth_url_token)  # before the server is asked
+            await self._apply_auth_url(auth_url_token)
             self._apply_cookie_rule()
         prepared = super().prepare(*args, **kwargs)
         if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
