@@ -61,7 +61,7 @@ REASON_CONFLICTING = "conflicting credentials"
 
 
 class CredentialRefused(web.HTTPError):
-    """A handshake or request refused for its credentials: one per socket (docs/protocol.md section 4).
+    """A handshake or request refused for its credentials (docs/protocol.md section 4).
 
     ``message`` and ``refusal`` make its JSON body ``{"message", "reason"}``;
     neither ever holds a token. No ``log_message``: tornado would log it with
