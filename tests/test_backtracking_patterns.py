@@ -15,13 +15,17 @@ pattern sees it.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tornado.httpclient import HTTPClientError
 
 from jupyter_colab_bridge.protocol import origins
+from jupyter_colab_bridge.protocol.backtracking import backtracking_problem
 from jupyter_colab_bridge.protocol.origins import (
     OriginConfigError,
     OriginPolicy,
@@ -175,3 +179,40 @@ async def test_long_origin_is_refused_live(
     # A real origin of the pattern still opens the bridge.
     ws = await connect(url(), origin="https://dev.colab.example.com")
     ws.close()
+
+
+# -- the reading of the pattern itself ----------------------------------------------
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"https://(?!evil)[a-z0-9-]+\.example\.com",
+        r"https://(?P<host>[a-z0-9-]+)\.example\.com",
+        r"(?i)https://APP\.example\.com",
+        r"https://[\w-]+\.example\.com(?#a comment)",
+        r"https://\x61pp\.example\.com",
+        r"https://[^./:]+\.example\.com(:\d{2,5})?",
+    ],
+)
+def test_other_syntax_is_read(pattern: str) -> None:
+    assert backtracking_problem(pattern) is None
+
+
+def test_unreadable_syntax_is_refused_not_guessed() -> None:
+    pattern = r"(?x) https://app\.example\.com  # verbose"
+    with pytest.raises(OriginConfigError) as e:
+        compile_origin_pattern(pattern)
+    assert "cannot read" in str(e.value) and repr(pattern) in str(e.value)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="ab.-|()[]^$*+?{},:\\d1w", max_size=24))
+def test_any_valid_regex_gets_an_answer(pattern: str) -> None:
+    """The reading never fails on a pattern ``re`` accepts: a verdict or None, nothing else."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "possible nested set"
+            re.compile(pattern)
+    except re.error:
+        return
+    result = backtracking_problem(pattern)
+    assert result is None or isinstance(result, str)

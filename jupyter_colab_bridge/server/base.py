@@ -39,7 +39,8 @@ from tornado.websocket import WebSocketHandler
 
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
-from ..protocol.origins import is_same_origin
+from ..protocol.missing_routes import printable
+from ..protocol.origins import MAX_ORIGIN_CHARS, is_same_origin, origin_too_long
 from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
@@ -152,6 +153,8 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
             problem = "a legacy Sec-WebSocket-Origin header"
         elif len(origins) > 1:
             problem = "more than one Origin header"
+        elif origins and origin_too_long(origins[0]):
+            problem = f"an origin longer than {MAX_ORIGIN_CHARS} characters"
         elif origins and not self.bridge.origin_policy.allows(origins[0]):
             problem = "an origin that is not allowed"
         else:
@@ -159,7 +162,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
         self.log.warning(
             "Colab bridge: refused a WebSocket from origin %r (%s); allowed: %s. "
             "Add it to c.ColabBridge.allowed_origins if you trust that page.",
-            ", ".join(origins) or None,
+            printable(", ".join(origins), 100) if origins else None,
             problem,
             ", ".join(self.bridge.origin_policy.describe()),
         )
