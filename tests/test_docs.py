@@ -57,6 +57,7 @@ PAGES = [
     "explanation/performance",
     "contributing",
     "changelog",
+    "project/security-history",
 ]
 CHARTS = ["measures.svg", "body-size.svg", "in-flight.svg", "browser.svg"]
 
