@@ -69,9 +69,11 @@ class ColabBridge(ExtensionApp):
             "Regular expressions for further allowed origins; each must match the "
             "whole origin (re.fullmatch), never a prefix, as browsers send it (scheme and "
             "host in lower case). A pattern that also matches an unrelated origin (such as "
-            "https://evil.com or https://attacker.github.io) or has an unescaped '.' (which "
-            "matches any character: write '\\.') stops the server at start-up with a "
-            "message naming the pattern. Example: "
+            "https://evil.com or https://attacker.github.io), has an unescaped '.' (which "
+            "matches any character: write '\\.') or can backtrack without bound (a repeated "
+            "group holding another repetition, such as ([a-z0-9]+-?)+, which any page could "
+            "use to stall the server) stops the server at start-up with a message naming "
+            "the pattern. Example: "
             r"c.ColabBridge.allowed_origin_patterns = ['https://[a-z0-9-]+\.colab\.example\.com']"
         ),
     )

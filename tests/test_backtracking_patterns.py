@@ -93,7 +93,7 @@ def documented_patterns() -> list[str]:
     from jupyter_colab_bridge.app import ColabBridge
 
     help_text = ColabBridge.class_traits()["allowed_origin_patterns"].help
-    found += pattern_strings(help_text)
+    found += pattern_strings(help_text.split("Example:", 1)[-1])
     return sorted({p for p in found if "://" in p})
 
 
