@@ -143,3 +143,32 @@ async def test_tunnel_with_usable_min_version_serves(url: Any, jp_base_url: str)
         assert reply.status == 200
     finally:
         ws.close()
+
+
+# -- the pure reading (protocol/handshake.py) ------------------------------------------
+@pytest.mark.parametrize(
+    ("values", "problem", "outdated"),
+    [
+        pytest.param([], None, False, id="absent"),
+        pytest.param([b"0.0.7"], None, False, id="colab"),
+        pytest.param([b"0.0.1a3"], None, False, id="pre-release"),
+        pytest.param([b"9.9.9"], "Requested version (9.9.9) > Current version", True, id="newer"),
+        pytest.param([b"0.0.7", b"0.0.7"], "given more than once", False, id="twice"),
+        pytest.param([HUGE.encode()], "too long (60004 characters; at most 64)", False, id="60KB"),
+        pytest.param([b"\xff\xfe"], 'Invalid "min_version" provided: ', False, id="not-utf8"),
+    ],
+)
+def test_read_min_version(values: list[bytes], problem: str | None, outdated: bool) -> None:
+    version = handshake.read_min_version(values)
+    assert version.outdated is outdated
+    if problem is None:
+        assert version.problem is None
+    else:
+        assert version.problem is not None and problem in version.problem
+        assert len(version.problem.encode("utf-8")) <= MAX_REASON_BYTES
+
+
+def test_close_reason_is_printable_and_short() -> None:
+    reason = handshake.close_reason('Invalid "min_version" provided: ' + "\u00e9\n" * 40)
+    assert reason.isascii() and reason.isprintable()
+    assert len(reason.encode()) <= MAX_REASON_BYTES and reason.endswith("...")
