@@ -132,8 +132,11 @@ class DiagnoseHandler(BridgeSocket):
     anyone on an allowed origin (or any local process claiming one) may open
     it, it cannot cost much: its sockets have a small limit of their own
     (``ColabBridge.max_diagnose_connections``), apart from the user's; frames
-    are small; the echo is capped; and a socket whose peer does not read its
-    answers is closed before they pile up.
+    are small; the echo is capped; a socket whose peer does not read its
+    answers is closed before they pile up; and ``min_version`` and the
+    cookie are read once, when it opens (an unusable ``min_version``, too
+    long or repeated, closes it with 400), so a frame costs the same
+    whatever the handshake carried.
     """
 
     checks_credentials = False
