@@ -223,7 +223,7 @@ def test_too_new_min_version() -> None:
 
 
 def test_diagnose_frame() -> None:
-    assert json.loads(diagnose_frame("1", True, "0.0.7")) == {
+    assert json.loads(diagnose_frame("1", True, False)) == {
         "message_id": "1",
         "extension_version": PROTOCOL_VERSION,
         "has_authentication_cookie": True,

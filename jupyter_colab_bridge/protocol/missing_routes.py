@@ -18,9 +18,43 @@ MAX_ROUTE_CHARS = 200
 _ID_SEGMENT = re.compile(r"\d+|[0-9a-fA-F-]{8,}|[A-Za-z0-9_-]{24,}")
 
 
-def route_template(path: str, base_url: str) -> str:
-    """``path`` relative to ``base_url``, with id-like segments shown as ``<id>``."""
+#: What a masked secret is logged as.
+MASK = "<token>"
+
+
+def secret_pattern(secret: str) -> re.Pattern[str]:
+    """Matches ``secret`` in a raw path however each character is written.
+
+    As itself, or percent-encoded (``%73``, in either case of hex digit, each
+    byte of a multi-byte character), or percent-encoded twice (``%2573``),
+    mixed freely: a path is decoded once by the server, and a client may
+    encode any character. A fixed sequence of alternatives: no repetition,
+    so matching is linear in the path.
+    """
+    parts = []
+    for char in secret:
+        encoded = "".join(
+            "(?:%|%25)" + "".join(f"[{d.upper()}{d.lower()}]" for d in f"{byte:02x}")
+            for byte in char.encode("utf-8")
+        )
+        parts.append(f"(?:{re.escape(char)}|{encoded})")
+    return re.compile("".join(parts))
+
+
+def mask_secret(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret``, in any encoding, replaced by :data:`MASK`."""
+    return secret_pattern(secret).sub(MASK, text) if secret else text
+
+
+def route_template(path: str, base_url: str, secret: str = "") -> str:
+    """``path`` relative to ``base_url``, ``secret`` masked, id-like segments shown as ``<id>``.
+
+    The secret is masked first, on the whole raw path: before the folding of
+    ids (which could split it) and before the cut to :data:`MAX_ROUTE_CHARS`
+    (which could leave a part of it).
+    """
     rel = path[len(base_url) :] if path.startswith(base_url) else path
+    rel = mask_secret(rel, secret)
     segments = ["<id>" if _ID_SEGMENT.fullmatch(s) else s for s in rel.split("/")]
     return printable("/".join(segments))
 

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
+from .backtracking import backtracking_problem
+
 #: Colab's main origin; the doctor connects from it, as the page does.
 COLAB_ORIGIN = "https://colab.research.google.com"
 
@@ -34,6 +36,17 @@ UNRELATED_ORIGINS = (
 )
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The longest ``Origin`` judged: longer than any real ``scheme://host:port``
+#: (a DNS name is at most 253 characters, a port 5 digits). A longer one is
+#: refused before any pattern sees it, so that no pattern's matching time can
+#: grow with what a page sends (fourth security review, R1).
+MAX_ORIGIN_CHARS = 300
+
+
+def origin_too_long(origin: str) -> bool:
+    """Whether an ``Origin`` value is longer than any real origin (:data:`MAX_ORIGIN_CHARS`)."""
+    return len(origin) > MAX_ORIGIN_CHARS
 
 
 class OriginConfigError(ValueError):
@@ -80,6 +93,15 @@ def compile_origin_pattern(pattern: str) -> re.Pattern[str]:
             f"{pattern!r} in ColabBridge.allowed_origin_patterns is not a valid "
             f"regular expression: {e}"
         ) from None
+    problem = backtracking_problem(pattern)  # first: the checks below run the pattern
+    if problem is not None:
+        raise OriginConfigError(
+            f"{pattern!r} in ColabBridge.allowed_origin_patterns can backtrack without bound "
+            f"({problem}), so any web page could stall the server with one long Origin; "
+            "write each host label as one repeated character class, like "
+            r"'https://[a-z0-9-]+\.example\.com', or list the exact origins in "
+            "ColabBridge.allowed_origins"
+        )
     if compiled.fullmatch("") is not None or compiled.fullmatch("null") is not None:
         raise OriginConfigError(
             f"{pattern!r} in ColabBridge.allowed_origin_patterns matches an empty or "
@@ -169,8 +191,10 @@ class OriginPolicy:
         )
 
     def allows(self, origin: str) -> bool:
-        """Whether one ``Origin`` header value is on the allowlist."""
-        if not origin or origin == "null" or "," in origin or origin != origin.lower():
+        """Whether one ``Origin`` header value is on the allowlist (its length bounded first)."""
+        if not origin or origin_too_long(origin) or origin == "null" or "," in origin:
+            return False
+        if origin != origin.lower():
             return False  # browsers send scheme and host in lower case
         if origin in self.origins:
             return True

@@ -12,7 +12,9 @@ Order of checks at the handshake, all before the upgrade:
 3. Credentials from a page are tokens (docs/protocol.md section 4): on a server
    with authentication turned off (no token can be accepted) every page is
    refused; a handshake with an ``Authorization`` header and a different
-   ``?token=`` is refused (one credential per socket, the one forwarded); a
+   ``?token=`` or auth-URL token is refused with 403, and one that repeats a
+   credential (``?token=`` or the auth URL twice, two ``Authorization``
+   headers) with 400 (one credential per socket, the one forwarded); a
    handshake from a browser origin with cookies and no token is refused, and
    with a token its cookies are set aside, unless ``ColabBridge.allow_cookie_auth``.
 4. jupyter_server's own ``prepare`` (Host check, identity provider), then
@@ -43,15 +45,21 @@ from ..protocol.handshake import (
     AUTH_URL_PARAM,
     CLOSE_BAD_REQUEST,
     MIN_VERSION_PARAM,
-    min_version_problem,
+    MinVersion,
+    read_min_version,
 )
+from ..protocol.missing_routes import printable
+from ..protocol.origins import MAX_ORIGIN_CHARS, origin_too_long
 from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
     COOKIE_WITHOUT_TOKEN,
+    CredentialRefused,
     auth_turned_off,
     carries_token,
+    conflict_refusal,
     conflicting_credentials,
+    repeated_credential,
     token_user,
 )
 from .pings import without_tornado_pings
@@ -124,7 +132,15 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
         """No CORS or CSP headers on a WebSocket handshake."""
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A plain-text refusal: a WebSocket handshake has no page to render."""
+        """A plain-text refusal: a WebSocket handshake has no page to render.
+
+        A refusal for the credentials is JSON (``{"message", "reason"}``), as direct mode's.
+        """
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, CredentialRefused):
+            self.set_header("Content-Type", "application/json")
+            self.finish(error.body())
+            return
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish(f"{status_code} {self._reason}\n")
 
@@ -145,10 +161,13 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
 
     def _refuse_origin(self) -> None:
         verdict = self.verdict
+        origins = self.request.headers.get_list("Origin")
         if self.request.headers.get_list("Sec-Websocket-Origin"):
             problem = "a legacy Sec-WebSocket-Origin header"
         elif verdict.origin_headers > 1:
             problem = "more than one Origin header"
+        elif verdict.origin is not None and origin_too_long(verdict.origin):
+            problem = f"an origin longer than {MAX_ORIGIN_CHARS} characters"
         elif verdict.origin is not None and not verdict.allowed:
             problem = "an origin that is not allowed"
         else:
@@ -156,17 +175,18 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
         self.log.warning(
             "Colab bridge: refused a WebSocket from origin %r (%s); allowed: %s. "
             "Add it to c.ColabBridge.allowed_origins if you trust that page.",
-            ", ".join(self.request.headers.get_list("Origin")) or None,
+            printable(", ".join(origins), 100) if origins else None,
             problem,
             ", ".join(self.bridge.origin_policy.describe()),
         )
         raise web.HTTPError(403)
 
     # -- 2. auth URL --------------------------------------------------------
-    async def _apply_auth_url(self) -> None:
+    def _auth_url_token(self) -> str | None:
+        """The token of the auth URL, if it names this server and carries one."""
         auth_url = self.get_query_argument(AUTH_URL_PARAM, None)
         if auth_url is None:
-            return
+            return None
         try:
             token = token_from_auth_url(
                 auth_url,
@@ -177,15 +197,18 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
         except AuthUrlError as e:
             self.auth_url_error = str(e)
             self.log.warning("Colab bridge: refusing the auth URL: %s", e)
-            return
+            return None
         if token is None:
             self.log.warning(
                 "Colab bridge: the auth URL carries no token (?token=...), so it adds no "
                 "credential; paste the URL with its token"
             )
-            return
-        if "Authorization" in self.request.headers:
-            return  # the client's own header stays its credential
+        return token
+
+    async def _apply_auth_url(self, token: str | None) -> None:
+        """Authenticate with the auth URL's token, if the server accepts it."""
+        if token is None or "Authorization" in self.request.headers:
+            return  # the client's own header (the same token) stays its credential
         if await token_user(self, token) is None:
             self.log.warning("Colab bridge: the server does not accept the token in the auth URL")
             return
@@ -218,19 +241,28 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
             )
             raise web.HTTPError(403)
 
-    def _refuse_two_credentials(self) -> None:
-        """One credential per socket: the one that authenticates it is the one forwarded."""
-        if conflicting_credentials(self.request):
+    def _refuse_repeated_credentials(self) -> None:
+        """One credential per socket: none given twice (400)."""
+        refusal = repeated_credential(self.request)
+        if refusal is not None:
+            self.log.warning("Colab bridge: refused a WebSocket: %s", refusal.message)
+            raise refusal
+
+    def _refuse_two_credentials(self, auth_url_token: str | None) -> None:
+        """One credential per socket: the one that authenticates it is the one forwarded (403)."""
+        if conflicting_credentials(self.request, auth_url_token):
             self.log.warning("Colab bridge: refused a WebSocket: %s", CONFLICTING_CREDENTIALS)
-            raise web.HTTPError(403)
+            raise conflict_refusal()
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         """Check origin and credentials, then let jupyter_server authenticate."""
         self._refuse_origin()
         if self.checks_credentials:
             self._refuse_without_a_token()
-            await self._apply_auth_url()
-            self._refuse_two_credentials()  # the auth URL's token is one of them
+            self._refuse_repeated_credentials()  # before anything is parsed or asked
+            auth_url_token = self._auth_url_token()
+            self._refuse_two_credentials(auth_url_token)  # before the server is asked
+            await self._apply_auth_url(auth_url_token)
             self._apply_cookie_rule()
         prepared = super().prepare(*args, **kwargs)
         if prepared is not None:  # a coroutine in jupyter_server 2, but may be plain
@@ -319,10 +351,18 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
         super().on_close()
         self.forget_call_context()
 
-    def close_for_min_version(self) -> bool:
-        """Close with 400 if ``min_version`` is unusable; True if closed."""
-        reason = min_version_problem(self.get_query_argument(MIN_VERSION_PARAM, None))
-        if reason is None:
+    def read_min_version(self) -> MinVersion:
+        """The handshake's ``min_version``, judged once (bounded before it is parsed)."""
+        return read_min_version(self.request.query_arguments.get(MIN_VERSION_PARAM, []))
+
+    def close_for_min_version(self, version: MinVersion, outdated_is_fine: bool = False) -> bool:
+        """Close with 400 if ``min_version`` is unusable; True if closed.
+
+        ``outdated_is_fine``: a page asking for a newer protocol is answered,
+        not closed (diagnose tells it so).
+        """
+        reason = version.problem
+        if reason is None or (outdated_is_fine and version.outdated):
             return False
         self.log.error("Colab bridge: rejecting connection: %s", reason)
         self.close(code=CLOSE_BAD_REQUEST, reason=reason)

@@ -17,12 +17,15 @@ own authority (a Hub checks the token with the Hub's API, as for any request).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, web
 
+from ..protocol.handshake import AUTH_URL_PARAM
 from ..protocol.paths import query_without
 from .context import RequestContext
 
@@ -46,10 +49,60 @@ AUTH_TURNED_OFF = (
     "token can show that the page is yours; " + HOW_TO_SET_A_TOKEN
 )
 
-#: Why a handshake with two different credentials is refused (for the log).
+#: Why a handshake with two different credentials is refused (for the log and the reply).
 CONFLICTING_CREDENTIALS = (
-    "it carried conflicting credentials (an Authorization header and a different ?token=); send one"
+    "it carried conflicting credentials (an Authorization header, ?token= or the auth URL's "
+    "token, differing); send one"
 )
+
+#: The ``reason`` of the JSON refusals (machine-readable, as direct mode's).
+REASON_REPEATED = "repeated credential"
+REASON_CONFLICTING = "conflicting credentials"
+
+
+class CredentialRefused(web.HTTPError):
+    """A handshake or request refused for its credentials (docs/protocol.md section 4).
+
+    ``message`` and ``refusal`` make its JSON body ``{"message", "reason"}``;
+    neither ever holds a token. No ``log_message``: tornado would log it with
+    the request's URI, which may hold the token; the caller logs its own line.
+    """
+
+    def __init__(self, status_code: int, refusal: str, message: str) -> None:
+        super().__init__(status_code)
+        self.refusal = refusal
+        self.message = message
+
+    def body(self) -> str:
+        """The JSON reply."""
+        return json.dumps({"message": self.message, "reason": self.refusal})
+
+
+def repeated_credential(request: httputil.HTTPServerRequest) -> CredentialRefused | None:
+    """A 400 refusal if a credential is given more than once, else None.
+
+    ``?token=`` twice (jupyter_server takes the last one, a check may take the
+    first), the auth URL twice, or two ``Authorization`` headers: each
+    request of a socket carries one credential, so the handshake must name
+    exactly one. Counted before anything is parsed or asked of the server.
+    """
+    repeated = [
+        what
+        for what, count in (
+            ("?token=", len(request.query_arguments.get("token", []))),
+            (AUTH_URL_PARAM, len(request.query_arguments.get(AUTH_URL_PARAM, []))),
+            ("the Authorization header", len(request.headers.get_list("Authorization"))),
+        )
+        if count > 1
+    ]
+    if not repeated:
+        return None
+    return CredentialRefused(
+        400,
+        REASON_REPEATED,
+        f"The request gives {' and '.join(repeated)} more than once; send one credential, once "
+        "(the server's token, as ?token= or in the URL you paste into Colab).",
+    )
 
 
 def auth_turned_off(identity_provider: Any) -> bool:
@@ -61,18 +114,32 @@ def auth_turned_off(identity_provider: Any) -> bool:
     return not getattr(identity_provider, "auth_enabled", True)
 
 
-def conflicting_credentials(request: httputil.HTTPServerRequest) -> bool:
-    """Whether ``Authorization`` and ``?token=`` are both present and differ.
+def conflicting_credentials(
+    request: httputil.HTTPServerRequest, auth_url_token: str | None = None
+) -> bool:
+    """Whether the handshake's credentials differ: ``Authorization``, ``?token=``, the auth URL's.
 
     jupyter_server authenticates with ``?token=`` first; the bridge forwards one
-    credential with each request, so a socket must carry only one.
+    credential with each request, so a socket must carry only one. The same
+    token sent two or three ways is one credential; an ``Authorization``
+    scheme other than ``token`` or ``Bearer`` beside a token is another.
+    Repeats are :func:`repeated_credential`'s.
     """
+    tokens: set[str] = set()
     authorization = request.headers.get("Authorization")
+    others = 0
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() in ("token", "bearer"):
+            tokens.add(value.strip())
+        else:
+            others = 1
     token = query_token(request)
-    if not authorization or token is None:
-        return False
-    scheme, _, value = authorization.partition(" ")
-    return scheme.lower() not in ("token", "bearer") or value.strip() != token
+    if token is not None:
+        tokens.add(token)
+    if auth_url_token:
+        tokens.add(auth_url_token)
+    return len(tokens) + others > 1
 
 
 def query_token(request: httputil.HTTPServerRequest) -> str | None:
@@ -108,6 +175,36 @@ def take_query_token(request: httputil.HTTPServerRequest) -> str | None:
 def carries_token(request: httputil.HTTPServerRequest) -> bool:
     """Whether a request carries a token credential: ``Authorization``, or ``?token=``."""
     return "Authorization" in request.headers or query_token(request) is not None
+
+
+def conflict_refusal() -> CredentialRefused:
+    """The 403 for a handshake whose credentials differ."""
+    return CredentialRefused(
+        403,
+        REASON_CONFLICTING,
+        "The request carries two different credentials (an Authorization header, ?token= or "
+        "the token of the auth URL); send one.",
+    )
+
+
+class CredentialRefusedHandler(web.RequestHandler):
+    """Answers a page's request refused by :func:`repeated_credential` (any method).
+
+    Installed for one request by direct mode's gate, with the refusal.
+    """
+
+    def initialize(self, refusal: CredentialRefused) -> None:
+        self.refusal = refusal
+
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF check: every method is refused in :meth:`prepare`, with the readable reason."""
+
+    @allow_unauthenticated
+    def prepare(self) -> None:
+        """Refuse before any method runs; WebSocket handshakes included."""
+        self.set_status(self.refusal.status_code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(self.refusal.body())
 
 
 class _ProbeConnection(httputil.HTTPConnection):

@@ -14,6 +14,9 @@ without the bridge.
   request first:
 
   - it answers CORS preflights for the API and files (:class:`PreflightHandler`);
+  - one credential per request: a request that repeats ``?token=`` (which
+    would then stay in the URI, below) or ``Authorization`` is refused with
+    400 and a JSON message (:class:`.credentials.CredentialRefusedHandler`);
   - credentials from a page are tokens (docs/protocol.md section 4): a request
     that carries cookies but no token is refused with 403 and a message that
     names the fix (:class:`CookieRefusedHandler`), and a request with a token
@@ -66,7 +69,14 @@ from tornado import httputil, web
 from ..protocol.cors import CORS_RESPONSE_HEADERS, add_vary, allow_credentials, preflight_headers
 from ..protocol.handshake import is_upgrade
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
-from .credentials import AUTH_TURNED_OFF, COOKIE_WITHOUT_TOKEN, auth_turned_off, take_query_token
+from .credentials import (
+    AUTH_TURNED_OFF,
+    COOKIE_WITHOUT_TOKEN,
+    CredentialRefusedHandler,
+    auth_turned_off,
+    repeated_credential,
+    take_query_token,
+)
 from .page_refusals import explain_page_refusals
 from .verdict import PageVerdict, verdict_of
 
@@ -156,6 +166,18 @@ class DirectModeGate:
             )
         if auth_turned_off(self.application.settings.get("identity_provider")):
             return self._refuse_without_auth(request, origin)
+        refusal = repeated_credential(request)  # a repeated ?token= would stay in the URI
+        if refusal is not None:
+            self.log.warning(
+                "Colab bridge: refused %s %s from %s: %s",
+                request.method,
+                request.path,
+                origin,
+                refusal.message,
+            )
+            return self.application.get_handler_delegate(
+                request, CredentialRefusedHandler, {"refusal": refusal}
+            )
         credentials = verdict.credentials
         if credentials.cookie and not self.rules.allow_cookie_auth:
             if not credentials.token:

@@ -8,10 +8,7 @@ from typing import Any
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
 from tornado import web
 
-from ..protocol.handshake import (
-    MIN_VERSION_PARAM,
-    diagnose_frame,
-)
+from ..protocol.handshake import diagnose_frame
 from .base import BridgeSocket, ConnectionLimit, buffered_bytes
 from .context import RequestContext
 from .large_text import large_text_protocol
@@ -74,7 +71,7 @@ class HttpOverWebSocketHandler(BridgeSocket):
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Start pings, apply ``min_version``, cork the socket's bursts."""
         super().open(*args, **kwargs)
-        if not self.close_for_min_version() and self.tunnel is not None:
+        if not self.close_for_min_version(self.read_min_version()) and self.tunnel is not None:
             stream = getattr(self.ws_connection, "stream", None)
             self.tunnel.cork(getattr(stream, "socket", None))
 
@@ -102,11 +99,17 @@ class DiagnoseHandler(BridgeSocket):
     anyone on an allowed origin (or any local process claiming one) may open
     it, it cannot cost much: its sockets have a small limit of their own
     (``ColabBridge.max_diagnose_connections``), apart from the user's; frames
-    are small; the echo is capped; and a socket whose peer does not read its
-    answers is closed before they pile up.
+    are small; the echo is capped; a socket whose peer does not read its
+    answers is closed before they pile up; and ``min_version`` and the
+    cookie are read once, when it opens (an unusable ``min_version``, too
+    long or repeated, closes it with 400), so a frame costs the same
+    whatever the handshake carried.
     """
 
     checks_credentials = False
+    #: Read once when the socket opens: a frame costs the same whatever the handshake held.
+    outdated = False
+    has_xsrf_cookie = False
 
     @property
     def max_message_size(self) -> int:
@@ -128,6 +131,15 @@ class DiagnoseHandler(BridgeSocket):
         async with self.place():
             await super().get(*args, **kwargs)
 
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        """Start pings; read ``min_version`` and the cookie once, or close with 400."""
+        super().open(*args, **kwargs)
+        version = self.read_min_version()
+        if self.close_for_min_version(version, outdated_is_fine=True):
+            return
+        self.outdated = version.outdated
+        self.has_xsrf_cookie = bool(self.get_cookie("_xsrf"))
+
     def on_message(self, message: str | bytes) -> None:
         """Reply with the diagnosis, echoing the frame as ``message_id``."""
         conn = self.ws_connection
@@ -141,13 +153,7 @@ class DiagnoseHandler(BridgeSocket):
             return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        self.write_message(
-            diagnose_frame(
-                message,
-                bool(self.get_cookie("_xsrf")),
-                self.get_query_argument(MIN_VERSION_PARAM, None),
-            )
-        )
+        self.write_message(diagnose_frame(message, self.has_xsrf_cookie, self.outdated))
 
     def on_close(self) -> None:
         """Stop pings and free this socket's place."""

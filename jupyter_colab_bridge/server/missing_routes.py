@@ -5,7 +5,8 @@ server does not have would otherwise fail silently. Only requests with no
 route (jupyter_server's catch-all 404 page) or with a route that has no
 such method (405) are reported: a missing file or notebook, answered 404 by
 a real route, is not. The query (which may hold the token) is never logged,
-and the server's token is masked wherever it would appear.
+and the server's token is masked wherever it would appear in the path, raw
+or percent-encoded, before the line is cut.
 
 The reporter runs when tornado logs a finished request (the application's
 ``log_function``, :func:`report_after_logging`), with the handler that
@@ -65,9 +66,7 @@ class MissingRouteReporter:
         why = why_missing(handler_class, method)
         if why is None:
             return
-        route = route_template(request.path, self.base_url)
-        if self.token:
-            route = route.replace(self.token, "<token>")
+        route = route_template(request.path, self.base_url, self.token)
         key = (method.upper(), route)
         if key in self.seen:
             return
