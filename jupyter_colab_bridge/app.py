@@ -20,7 +20,7 @@ from .protocol.origins import (
     compile_origin_pattern,
     normalize_origin_entry,
 )
-from .protocol.paths import BRIDGE_PREFIX
+from .protocol.paths import BRIDGE_PREFIX, LANGUAGE_SERVER_PATH, TERMINAL_PATH
 from .runtime.handlers import runtime_handlers
 from .runtime.resources import RESOURCES_MAX_AGE, ResourceSampler, server_sampler
 from .server.base import EXTENSION_NAME
@@ -29,11 +29,13 @@ from .server.direct_mode import DirectModeRules, enable_direct_mode
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
 from .server.kernel_map import KernelMapper
+from .server.language_server import LanguageServerHandler, find_language_server
 from .server.missing_routes import MissingRouteReporter
 from .server.no_cookies import no_cookies_transform
 from .server.nodelay import send_websocket_frames_at_once
 from .server.page_requests import PageRequestRouter
 from .server.proxied_ws import ProxiedWebSocketHandler
+from .server.terminal import TerminalHandler
 from .server.tunnel import AbandonedRequests
 
 _KERNEL_ID = r"(?P<kernel_id>[\w-]+)"
@@ -203,6 +205,30 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
+    terminal = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve colab/tty, Colab's terminal: one shell per server, a named terminal "
+            "('colab') of jupyter_server's terminal manager, so it also shows in "
+            "api/terminals and outlives its socket. It is as powerful as a kernel and "
+            "guarded by the same token and origin rules. Off, or with "
+            "ServerApp.terminals_enabled = False, colab/tty answers 404. "
+            "Example: c.ColabBridge.terminal = False"
+        ),
+    )
+    language_server = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve colab/lsp, Colab's language server: each socket gets its own process "
+            "of the Python language server that jupyter-lsp finds installed (pyright, "
+            "basedpyright, python-lsp-server...; pip install 'jupyter_colab_bridge[lsp]' "
+            "installs python-lsp-server), ended when the socket closes. Off, colab/lsp "
+            "answers 404. Example: c.ColabBridge.language_server = False"
+        ),
+    )
+
     kernel_map = Dict(
         key_trait=Unicode(),
         value_trait=Unicode(),
@@ -217,6 +243,8 @@ class ColabBridge(ExtensionApp):
             "'ir': 'conda-env-r-r'}"
         ),
     )
+
+    _language_server: tuple[str, dict[str, Any]] | None = None
 
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
@@ -312,6 +340,10 @@ class ColabBridge(ExtensionApp):
                 (rf"/{BRIDGE_PREFIX}/proxied_ws/(?P<path>.+)", ProxiedWebSocketHandler),
             ]
         )
+        if self.terminal and self.serverapp is not None and self.serverapp.terminals_enabled:
+            self.handlers.append((rf"/{TERMINAL_PATH}", TerminalHandler))
+        if self.language_server:
+            self.handlers.append((rf"/{LANGUAGE_SERVER_PATH}", LanguageServerHandler))
         if self.runtime_api:
             server = self.serverapp
             assert server is not None
@@ -319,6 +351,16 @@ class ColabBridge(ExtensionApp):
                 server.kernel_manager, server.root_dir, self.log, self.resources_max_age
             )
             self.handlers.extend(runtime_handlers(self.resource_sampler, self.release_tag))
+
+    def find_language_server(self) -> tuple[str, dict[str, Any]] | None:
+        """colab/lsp's language server (jupyter-lsp's key and spec), looked up once found.
+
+        Not found, it is looked up again for the next socket: a language server
+        installed while the server runs is used without a restart.
+        """
+        if self._language_server is None:
+            self._language_server = find_language_server(self.serverapp, self.log)
+        return self._language_server
 
     def backend_url(self, mask_configured_token: bool = True) -> str:
         """The URL to paste into Colab's "Connect to a local runtime" dialog."""
