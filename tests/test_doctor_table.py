@@ -46,6 +46,8 @@ def test_the_table_reports_every_check_once_in_order() -> None:
         "widgets",
         "packages",
         "resources",
+        "terminal",
+        "language_server",
         "origin",
         "forwarding",
         "browser",
@@ -62,6 +64,8 @@ def test_prerequisites_are_todays() -> None:
         "kernel": "handshake",
         "colab_package": "kernel",
         "resources": "handshake",
+        "terminal": "handshake",
+        "language_server": "handshake",
         "origin": "endpoints",
         "forwarding": "server",
         "browser": None,
@@ -120,6 +124,8 @@ def test_no_server_skips_all_but_install_and_browser() -> None:
         ("handshake", "skip", "skipped: no server"),
         ("kernel", "skip", "skipped: no server"),
         ("resources", "skip", "skipped: no server"),
+        ("terminal", "skip", "skipped: no server"),
+        ("language_server", "skip", "skipped: no server"),
         ("origin", "skip", "skipped: no server"),
         ("forwarding", "skip", "skipped: no server"),
         ("browser", "pass", "ran browser"),
@@ -135,7 +141,8 @@ def test_no_bridge_skips_what_needs_it_but_checks_forwarding() -> None:
     ]
     skipped = {i: summary for i, s, summary in got if s == "skip"}
     assert skipped == dict.fromkeys(
-        ("handshake", "kernel", "resources", "origin"), "skipped: the bridge is not there"
+        ("handshake", "kernel", "resources", "terminal", "language_server", "origin"),
+        "skipped: the bridge is not there",
     )
     assert ("forwarding", "pass", "ran forwarding") in got
 

@@ -24,7 +24,7 @@ from typing import Callable
 from ..backend_url import Target
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
-from ..protocol.paths import BRIDGE_PREFIX
+from ..protocol.paths import BRIDGE_PREFIX, TERMINAL_PATH
 from .colab_client import (
     DIAGNOSE_PATH,
     BridgeSession,
@@ -32,7 +32,9 @@ from .colab_client import (
     ConnectError,
     api_version,
     diagnose,
+    handler_status,
     hub_token_owner,
+    lsp_initialize,
     probe,
 )
 from .diagnoses import (
@@ -64,6 +66,7 @@ from .observations import (
     KernelRun,
     RunningServer,
     ServerSeen,
+    SurfaceSeen,
 )
 from .server_info import (
     bridge_config,
@@ -72,6 +75,7 @@ from .server_info import (
     running_servers,
     server_python,
 )
+from .surfaces import language_server_result, terminal_result
 
 
 @dataclass
@@ -234,6 +238,22 @@ async def _resources(seen: Observed) -> list[CheckResult]:
     return [resources_result(reply.status, reply.body)]
 
 
+async def _terminal(seen: Observed) -> list[CheckResult]:
+    """``colab/tty`` as Colab's page with the token, by a plain GET: no shell is started."""
+    try:
+        return [terminal_result(SurfaceSeen(await handler_status(seen.where, TERMINAL_PATH)))]
+    except ConnectError as e:
+        return [terminal_result(SurfaceSeen(error=str(e)))]
+
+
+async def _language_server(seen: Observed) -> list[CheckResult]:
+    """``colab/lsp``: a language server answers ``initialize`` (its process ends after)."""
+    try:
+        return [language_server_result(await lsp_initialize(seen.where, seen.timeout))]
+    except ConnectError as e:
+        return [language_server_result(SurfaceSeen(error=str(e)))]
+
+
 async def _origin(seen: Observed) -> list[CheckResult]:
     """The diagnose socket's answer to each of Colab's origins."""
     statuses = {COLAB_ORIGIN: seen.endpoints_status}
@@ -266,6 +286,8 @@ CHECKS: tuple[Check, ...] = (
     Check((CheckId.KERNEL,), _kernel, needs=CheckId.HANDSHAKE),
     Check(KERNEL_FACTS, _kernel_facts, needs=CheckId.KERNEL, quiet=True, kernel_code=FACTS_CODE),
     Check((CheckId.RESOURCES,), _resources, needs=CheckId.HANDSHAKE),
+    Check((CheckId.TERMINAL,), _terminal, needs=CheckId.HANDSHAKE),
+    Check((CheckId.LANGUAGE_SERVER,), _language_server, needs=CheckId.HANDSHAKE),
     Check((CheckId.ORIGIN,), _origin, needs=CheckId.ENDPOINTS),
     Check((CheckId.FORWARDING,), _forwarding, needs=CheckId.SERVER),
     Check((CheckId.BROWSER,), _browser),

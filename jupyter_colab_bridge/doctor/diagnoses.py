@@ -72,6 +72,8 @@ class CheckId(_Word):
     WIDGETS = "widgets", "Widgets on Colab's page"
     PACKAGES = "packages", "Python and packages in Colab's kernel"
     RESOURCES = "resources", "Resource monitor (api/colab/resources)"
+    TERMINAL = "terminal", "Terminal (colab/tty)"
+    LANGUAGE_SERVER = "language_server", "Language server (colab/lsp)"
     ORIGIN = "origin", "Colab's origins allowed"
     FORWARDING = "forwarding", "Host and port seen by the browser"
     BROWSER = "browser", "Browser notes"
