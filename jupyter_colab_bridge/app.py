@@ -223,7 +223,7 @@ class ColabBridge(ExtensionApp):
         help=(
             "Serve colab/lsp, Colab's language server: each socket gets its own process "
             "of the Python language server that jupyter-lsp finds installed (pyright, "
-            "basedpyright, python-lsp-server...; pip install 'jupyter_colab_bridge[lsp]' "
+            "basedpyright or python-lsp-server; pip install 'jupyter_colab_bridge[lsp]' "
             "installs python-lsp-server), ended when the socket closes. Off, colab/lsp "
             "answers 404. Example: c.ColabBridge.language_server = False"
         ),

@@ -266,3 +266,14 @@ async def test_bad_frames_close_with_a_reason(
     again = await open_tty()
     again.keys("echo after-$((2+3))\r")
     await again.read_until("after-5")
+
+
+async def test_a_refused_auth_url_with_another_credential_opens_no_socket(
+    url: Any, token: str, server_log: Any, jp_serverapp: Any
+) -> None:
+    """Another server's auth URL beside a good ?token=: 400 before the upgrade, and why."""
+    target = url(TTY, token=None, params={"token": token})
+    target += "&jupyter_http_over_ws_auth_url=http%3A%2F%2Fevil.example%2F%3Ftoken%3Dx"
+    assert await handshake_status(target) == 400
+    assert "refusing the auth URL" in server_log.text()
+    assert TERMINAL_NAME not in jp_serverapp.web_app.settings["terminal_manager"].terminals

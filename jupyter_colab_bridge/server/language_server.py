@@ -114,6 +114,11 @@ class LanguageServerHandler(BridgeSocket):
     watch: PeriodicCallback | None = None
     relay: LspRelay | None = None
 
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        """Per-socket state: whether it is closing (a wait for the language server ends)."""
+        super().initialize(*args, **kwargs)
+        self.closing = asyncio.Event()
+
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Authorize, take a place, upgrade (the process starts once the socket opens)."""
@@ -188,10 +193,20 @@ class LanguageServerHandler(BridgeSocket):
             return None
         self.session.write(message)
         queue = self.session.to_lsp
-        return queue.join() if queue.qsize() > MAX_QUEUED_MESSAGES else None
+        return self._drained(queue) if queue.qsize() > MAX_QUEUED_MESSAGES else None
+
+    async def _drained(self, queue: Any) -> None:
+        """Until the language server has taken ``queue``'s messages, or the socket closed."""
+        waits = {asyncio.ensure_future(queue.join()), asyncio.ensure_future(self.closing.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def on_close(self) -> None:
         """End this socket's language server and free its place."""
+        self.closing.set()
         super().on_close()
         self.release_connection()
         if self.watch is not None:
