@@ -13,5 +13,7 @@
 * :mod:`.no_cookies`: no ``Set-Cookie`` on any reply to an allowed page;
 * :mod:`.page_requests`: an allowed page's requests, either way in, routed as usual;
 * :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied to those requests;
-* :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks.
+* :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks;
+* :mod:`.terminal`: ``colab/tty``, the server's one shell on its terminal manager;
+* :mod:`.language_server`: ``colab/lsp``, a language server per socket via jupyter-lsp.
 """
