@@ -175,12 +175,13 @@ async def test_closing_the_socket_leaves_the_shell(open_tty: Any, jp_serverapp: 
     assert manager.terminals[TERMINAL_NAME].ptyproc.isalive()
 
 
+@pytest.mark.parametrize("endpoint", [TTY, PROXIED_TTY])
 async def test_a_page_that_does_not_ack_stops_near_the_watermark(
-    open_tty: Any, jp_serverapp: Any
+    open_tty: Any, jp_serverapp: Any, endpoint: str
 ) -> None:
     """2 MB of output without acks stops after about 6 x 100,000 characters; acks let it on."""
     total = 2_000_000
-    tty = await open_tty(auto_ack=False)
+    tty = await open_tty(endpoint, auto_ack=False)
     tty.keys(f"head -c {total} /dev/zero | tr '\\0' x; echo; echo done-$((6*7))\r")
     assert await until(lambda: any(h.paused for h in shell_handlers(jp_serverapp)))
     (handler,) = shell_handlers(jp_serverapp)
