@@ -20,7 +20,7 @@ from .protocol.origins import (
     compile_origin_pattern,
     normalize_origin_entry,
 )
-from .protocol.paths import BRIDGE_PREFIX
+from .protocol.paths import BRIDGE_PREFIX, LANGUAGE_SERVER_PATH, TERMINAL_PATH
 from .protocol.port_proxy import (
     DEFAULT_PORTS,
     PROXY_PREFIX,
@@ -36,11 +36,13 @@ from .server.front_door import FrontDoor
 from .server.handlers import DiagnoseHandler, HttpOverWebSocketHandler
 from .server.kernel_channels import KernelChannelsHandler
 from .server.kernel_map import KernelMapper, kernel_map_handlers
+from .server.language_server import LanguageServerHandler, find_language_server
 from .server.missing_routes import MissingRouteReporter, report_after_logging
 from .server.no_cookies import NoCookiesTransform
 from .server.nodelay import send_websocket_frames_at_once
 from .server.port_proxy import PortProxyHandler
 from .server.proxied_ws import ProxiedWebSocketHandler
+from .server.terminal import TerminalHandler
 from .server.tunnel import AbandonedRequests
 from .setting_types import DictSetting, ListSetting
 
@@ -217,6 +219,30 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
+    terminal = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve colab/tty, Colab's terminal: one shell per server, a named terminal "
+            "('colab') of jupyter_server's terminal manager, so it also shows in "
+            "api/terminals and outlives its socket. It is as powerful as a kernel and "
+            "guarded by the same token and origin rules. Off, or with "
+            "ServerApp.terminals_enabled = False, colab/tty answers 404. "
+            "Example: c.ColabBridge.terminal = False"
+        ),
+    )
+    language_server = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve colab/lsp, Colab's language server: each socket gets its own process "
+            "of the Python language server that jupyter-lsp finds installed (pyright, "
+            "basedpyright or python-lsp-server; pip install 'jupyter_colab_bridge[lsp]' "
+            "installs python-lsp-server), ended when the socket closes. Off, colab/lsp "
+            "answers 404. Example: c.ColabBridge.language_server = False"
+        ),
+    )
+
     kernel_map = DictSetting(
         default_value={},
         config=True,
@@ -255,6 +281,8 @@ class ColabBridge(ExtensionApp):
     def port_proxy_allowed(self) -> PortRanges:
         """``port_proxy_ports`` parsed (validated at start-up)."""
         return parse_port_ranges(self.port_proxy_ports)
+
+    _language_server: tuple[str, dict[str, Any]] | None = None
 
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
@@ -376,6 +404,10 @@ class ColabBridge(ExtensionApp):
             # jupyter_server's session and kernel handlers, with the map applied
             # after authentication (ahead of the server's own routes).
             self.handlers.extend(kernel_map_handlers())
+        if self.terminal and self.serverapp is not None and self.serverapp.terminals_enabled:
+            self.handlers.append((rf"/{TERMINAL_PATH}", TerminalHandler))
+        if self.language_server:
+            self.handlers.append((rf"/{LANGUAGE_SERVER_PATH}", LanguageServerHandler))
         if self.runtime_api:
             server = self.serverapp
             assert server is not None
@@ -383,6 +415,16 @@ class ColabBridge(ExtensionApp):
                 server.kernel_manager, server.root_dir, self.log, self.resources_max_age
             )
             self.handlers.extend(runtime_handlers(self.resource_sampler, self.release_tag))
+
+    def find_language_server(self) -> tuple[str, dict[str, Any]] | None:
+        """colab/lsp's language server (jupyter-lsp's key and spec), looked up once found.
+
+        Not found, it is looked up again for the next socket: a language server
+        installed while the server runs is used without a restart.
+        """
+        if self._language_server is None:
+            self._language_server = find_language_server(self.serverapp, self.log)
+        return self._language_server
 
     def backend_url(self, mask_configured_token: bool = True) -> str:
         """The URL to paste into Colab's "Connect to a local runtime" dialog."""

@@ -47,6 +47,8 @@ def test_the_table_reports_every_check_once_in_order() -> None:
         "packages",
         "resources",
         "port_proxy",
+        "terminal",
+        "language_server",
         "origin",
         "forwarding",
         "browser",
@@ -64,6 +66,8 @@ def test_prerequisites_are_todays() -> None:
         "colab_package": "kernel",
         "resources": "handshake",
         "port_proxy": "handshake",
+        "terminal": "handshake",
+        "language_server": "handshake",
         "origin": "endpoints",
         "forwarding": "server",
         "browser": None,
@@ -123,6 +127,8 @@ def test_no_server_skips_all_but_install_and_browser() -> None:
         ("kernel", "skip", "skipped: no server"),
         ("resources", "skip", "skipped: no server"),
         ("port_proxy", "skip", "skipped: no server"),
+        ("terminal", "skip", "skipped: no server"),
+        ("language_server", "skip", "skipped: no server"),
         ("origin", "skip", "skipped: no server"),
         ("forwarding", "skip", "skipped: no server"),
         ("browser", "pass", "ran browser"),
@@ -138,7 +144,15 @@ def test_no_bridge_skips_what_needs_it_but_checks_forwarding() -> None:
     ]
     skipped = {i: summary for i, s, summary in got if s == "skip"}
     assert skipped == dict.fromkeys(
-        ("handshake", "kernel", "resources", "port_proxy", "origin"),
+        (
+            "handshake",
+            "kernel",
+            "resources",
+            "port_proxy",
+            "terminal",
+            "language_server",
+            "origin",
+        ),
         "skipped: the bridge is not there",
     )
     assert ("forwarding", "pass", "ran forwarding") in got

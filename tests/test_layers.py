@@ -11,7 +11,7 @@ counts: at the top, inside a function (a lazy import), under
 * ``protocol/`` is pure: no tornado I/O (``tornado.httputil``'s types and
   ``tornado.escape`` are fine), no jupyter_server or jupyter_client, no
   sockets, no asyncio (its event loop and streams are I/O by definition).
-* The doctor's verdicts (``doctor/diagnoses.py``, ``kernel_facts.py`` and the
+* The doctor's verdicts (``doctor/diagnoses.py``, ``kernel_facts.py``, ``surfaces.py`` and the
   facts they judge, ``observations.py``) are as pure, and import none of the
   doctor's modules that observe (the client, the kernel run, the local
   servers, the checks, the command line).
@@ -65,7 +65,7 @@ PROTOCOL_FORBIDDEN = (
 )
 
 #: The doctor's pure modules, and what they must not import besides PROTOCOL_FORBIDDEN.
-VERDICTS = tuple(f"{DOCTOR}.{m}" for m in ("diagnoses", "kernel_facts", "observations"))
+VERDICTS = tuple(f"{DOCTOR}.{m}" for m in ("diagnoses", "kernel_facts", "observations", "surfaces"))
 _OBSERVING = ("colab_client", "kernel_run", "server_info", "checks")
 OBSERVERS = (*(f"{DOCTOR}.{m}" for m in _OBSERVING), CLI, "subprocess")
 
@@ -224,7 +224,7 @@ def test_a_pure_protocol_module_passes() -> None:
     assert violations(PACKAGE / "protocol" / "cors.py", source) == []
 
 
-@pytest.mark.parametrize("verdicts", ["diagnoses", "kernel_facts", "observations"])
+@pytest.mark.parametrize("verdicts", ["diagnoses", "kernel_facts", "observations", "surfaces"])
 @pytest.mark.parametrize(
     "line",
     [

@@ -25,7 +25,7 @@ from typing import Callable
 from ..backend_url import Target, ssh_forward_hint
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
-from ..protocol.paths import BRIDGE_PREFIX
+from ..protocol.paths import BRIDGE_PREFIX, TERMINAL_PATH
 from .colab_client import (
     DIAGNOSE_PATH,
     BridgeSession,
@@ -33,7 +33,9 @@ from .colab_client import (
     ConnectError,
     api_version,
     diagnose,
+    handler_status,
     hub_token_owner,
+    lsp_initialize,
     probe,
 )
 from .diagnoses import (
@@ -67,6 +69,7 @@ from .observations import (
     Place,
     RunningServer,
     ServerSeen,
+    SurfaceSeen,
 )
 from .server_info import (
     bridge_config,
@@ -75,6 +78,7 @@ from .server_info import (
     running_servers,
     server_python,
 )
+from .surfaces import language_server_result, terminal_result
 
 
 @dataclass
@@ -245,6 +249,20 @@ async def _port_proxy(seen: Observed) -> list[CheckResult]:
     except (ClientError, asyncio.TimeoutError) as e:
         return [port_proxy_result(None, b"", str(e))]
     return [port_proxy_result(reply.status, reply.body)]
+async def _terminal(seen: Observed) -> list[CheckResult]:
+    """``colab/tty`` as Colab's page with the token, by a plain GET: no shell is started."""
+    try:
+        return [terminal_result(SurfaceSeen(await handler_status(seen.where, TERMINAL_PATH)))]
+    except ConnectError as e:
+        return [terminal_result(SurfaceSeen(error=str(e)))]
+
+
+async def _language_server(seen: Observed) -> list[CheckResult]:
+    """``colab/lsp``: a language server answers ``initialize`` (its process ends after)."""
+    try:
+        return [language_server_result(await lsp_initialize(seen.where, seen.timeout))]
+    except ConnectError as e:
+        return [language_server_result(SurfaceSeen(error=str(e)))]
 
 
 async def _origin(seen: Observed) -> list[CheckResult]:
@@ -280,6 +298,8 @@ CHECKS: tuple[Check, ...] = (
     Check(KERNEL_FACTS, _kernel_facts, needs=CheckId.KERNEL, quiet=True, kernel_code=FACTS_CODE),
     Check((CheckId.RESOURCES,), _resources, needs=CheckId.HANDSHAKE),
     Check((CheckId.PORT_PROXY,), _port_proxy, needs=CheckId.HANDSHAKE),
+    Check((CheckId.TERMINAL,), _terminal, needs=CheckId.HANDSHAKE),
+    Check((CheckId.LANGUAGE_SERVER,), _language_server, needs=CheckId.HANDSHAKE),
     Check((CheckId.ORIGIN,), _origin, needs=CheckId.ENDPOINTS),
     Check((CheckId.FORWARDING,), _forwarding, needs=CheckId.SERVER),
     Check((CheckId.BROWSER,), _browser),

@@ -14,6 +14,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
@@ -21,8 +22,8 @@ from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, w
 from ..backend_url import Target
 from ..protocol.handshake import MIN_VERSION_PARAM, PROTOCOL_VERSION
 from ..protocol.origins import COLAB_ORIGIN
-from ..protocol.paths import BRIDGE_PREFIX
-from .observations import ApiAnswer
+from ..protocol.paths import BRIDGE_PREFIX, LANGUAGE_SERVER_PATH
+from .observations import ApiAnswer, SurfaceSeen
 
 DIAGNOSE_PATH = f"{BRIDGE_PREFIX}/diagnose"
 
@@ -232,3 +233,40 @@ class BridgeSession:
 
     def close(self) -> None:
         self.conn.close()
+
+
+async def handler_status(target: Target, path: str, timeout: float = 10.0) -> int:
+    """A plain GET of a WebSocket route, as Colab's page with the token: the status.
+
+    400 ("Can Upgrade only to WebSocket") once the route has authenticated the
+    request, without opening anything (no shell is started for ``colab/tty``).
+    """
+    url = f"{target.http_url(path)}?{urlencode(target.colab_query())}"
+    response = await _get(target, url, {"Origin": COLAB_ORIGIN}, timeout)
+    return response.code
+
+
+async def lsp_initialize(target: Target, timeout: float = 60.0) -> SurfaceSeen:
+    """Open ``colab/lsp`` as Colab's page and send ``initialize`` as one bare frame."""
+    try:
+        conn = await connect(target, LANGUAGE_SERVER_PATH, query=target.colab_query())
+    except ConnectError as e:
+        if e.status is None:
+            raise
+        return SurfaceSeen(status=e.status)
+    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize"}
+    request["params"] = {"processId": None, "rootUri": None, "capabilities": {}}
+    try:
+        conn.write_message(json.dumps(request))
+        while True:
+            message = await asyncio.wait_for(conn.read_message(), timeout)
+            if message is None:
+                return SurfaceSeen(101, closed=conn.close_reason or f"closed ({conn.close_code})")
+            reply = json.loads(message)
+            if isinstance(reply, dict) and reply.get("id") == 1 and "method" not in reply:
+                info = (reply.get("result") or {}).get("serverInfo") or {}
+                return SurfaceSeen(101, answer=str(info.get("name") or "a language server"))
+    except (asyncio.TimeoutError, ValueError, AttributeError, WebSocketClosedError) as e:
+        return SurfaceSeen(101, error=f"no answer ({type(e).__name__})")
+    finally:
+        conn.close()

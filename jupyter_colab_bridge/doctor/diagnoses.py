@@ -74,6 +74,8 @@ class CheckId(_Word):
     PACKAGES = "packages", "Python and packages in Colab's kernel"
     RESOURCES = "resources", "Resource monitor (api/colab/resources)"
     PORT_PROXY = "port_proxy", "Port proxy (_proxy/<port>/)"
+    TERMINAL = "terminal", "Terminal (colab/tty)"
+    LANGUAGE_SERVER = "language_server", "Language server (colab/lsp)"
     ORIGIN = "origin", "Colab's origins allowed"
     FORWARDING = "forwarding", "Host and port seen by the browser"
     BROWSER = "browser", "Browser notes"

@@ -106,3 +106,20 @@ class HandshakeSeen:
     reply_status: int = 0  # the request's reply: status, status text, kernel specs
     reply_text: str = ""
     specs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SurfaceSeen:
+    """What ``colab/tty`` or ``colab/lsp`` answered Colab's handshake with the token.
+
+    ``status``: the HTTP status (101 when the socket opened; for ``colab/tty``,
+    a plain GET's 400 means the route is there and authenticated, no shell
+    started); ``answer``: what came back (the language server's name);
+    ``closed``: the close reason when the socket closed instead; ``error``: why
+    nothing usable came back.
+    """
+
+    status: int = 0
+    answer: str | None = None
+    closed: str | None = None
+    error: str | None = None

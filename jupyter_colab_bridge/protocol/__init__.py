@@ -11,5 +11,7 @@ used as plain data; ``tests/test_layers.py`` keeps it so.)
 * :mod:`.cors`: direct mode's CORS headers: a preflight's answer, a readable reply;
 * :mod:`.kernel_map`: the kernel map's rewrite of a request that picks a kernel;
 * :mod:`.runtime_api`: what ``api/colab/*`` shares with its clients (the XSSI prefix);
-* :mod:`.missing_routes`: how a route a page asks for and the server lacks is logged.
+* :mod:`.missing_routes`: how a route a page asks for and the server lacks is logged;
+* :mod:`.terminal`: ``colab/tty``'s frames and its ack window (docs/protocol.md section 9);
+* :mod:`.language_server`: ``colab/lsp``'s frames and the language server it runs (section 10).
 """

@@ -15,6 +15,10 @@ from urllib.parse import unquote
 #: The bridge's own endpoint, relative to ``base_url``.
 BRIDGE_PREFIX = "http_over_websocket"
 
+#: Colab's terminal and language server sockets, relative to ``base_url`` (as its runtime).
+TERMINAL_PATH = "colab/tty"
+LANGUAGE_SERVER_PATH = "colab/lsp"
+
 # Control characters, whitespace, and characters that must never appear raw in
 # a request target that the bridge builds.
 _FORBIDDEN_RAW = re.compile(r"[\x00-\x20\x7f\\]")

@@ -15,5 +15,7 @@
 * :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly;
 * :mod:`.no_cookies`: no ``Set-Cookie`` on any reply to an allowed page;
 * :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied after authentication;
-* :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks.
+* :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks;
+* :mod:`.terminal`: ``colab/tty``, the server's one shell on its terminal manager;
+* :mod:`.language_server`: ``colab/lsp``, a language server per socket via jupyter-lsp.
 """
