@@ -249,6 +249,8 @@ async def _port_proxy(seen: Observed) -> list[CheckResult]:
     except (ClientError, asyncio.TimeoutError) as e:
         return [port_proxy_result(None, b"", str(e))]
     return [port_proxy_result(reply.status, reply.body)]
+
+
 async def _terminal(seen: Observed) -> list[CheckResult]:
     """``colab/tty`` as Colab's page with the token, by a plain GET: no shell is started."""
     try:
