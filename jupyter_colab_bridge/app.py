@@ -10,6 +10,7 @@ from tornado.ioloop import IOLoop
 from tornado.routing import AnyMatches, Rule
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
 
+from ._compat import missing as compat_missing
 from ._version import __version__
 from .backend_url import hub_paste_urls, paste_url, ssh_forward_hint
 from .protocol.kernel_map import COLAB_PYTHON_KERNEL, colab_python_kernel, validate_map
@@ -274,6 +275,8 @@ class ColabBridge(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Share the policy with the handlers, install the request hooks, plan the banner."""
+        for line in compat_missing():
+            self.log.warning("Colab bridge: %s", line)
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
         self.open_connections: set[Any] = set()
         self.diagnose_connections: set[Any] = set()

@@ -35,6 +35,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
 
+from .._compat import call_context_map
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import AUTH_URL_PARAM, MIN_VERSION_PARAM
 from ..protocol.origins import is_same_origin
@@ -329,8 +330,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
 
 def current_call_context() -> dict[str, Any] | None:
     """jupyter_server's ``CallContext`` map of the running context, if one is set."""
-    # CallContext offers no public accessor to the map itself.
-    return CallContext._name_value_map.get(None)
+    return call_context_map()  # None, never an error, if jupyter_server renames it
 
 
 def buffered_bytes(conn: Any) -> int:

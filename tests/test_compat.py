@@ -1,0 +1,56 @@
+"""The private names of other packages the bridge still uses (``jupyter_colab_bridge._compat``).
+
+Each test fails, naming the package, when an upgrade renames or removes the
+name, or changes what it is; and the bridge keeps working on its public
+fallback when the name is gone.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+import pytest
+from jupyter_server import CallContext
+
+from jupyter_colab_bridge import _compat
+from tests.helpers.bridge_client import BridgeClient, connect
+
+
+def test_nothing_is_missing() -> None:
+    """Every private name resolved on the installed versions (else: see the lines)."""
+    assert _compat.missing() == []
+
+
+def test_call_context_map_is_jupyter_servers() -> None:
+    """``CallContext._name_value_map``: the map CallContext.set writes, readable here."""
+
+    def inside() -> dict[str, Any] | None:
+        CallContext.set("colab-bridge-probe", 42)
+        return _compat.call_context_map()
+
+    names = contextvars.copy_context().run(inside)
+    assert names is not None, "jupyter_server's CallContext._name_value_map is gone or changed"
+    assert names.get("colab-bridge-probe") == 42
+
+
+def test_call_context_map_outside_a_request() -> None:
+    assert contextvars.Context().run(_compat.call_context_map) is None
+
+
+async def test_a_handshake_works_without_the_call_context(
+    url: Any, jp_base_url: str, monkeypatch: pytest.MonkeyPatch, server_log: Any
+) -> None:
+    """A rename upstream does not turn every handshake into a 500 (issue 24)."""
+    monkeypatch.setattr(_compat, "_CALL_CONTEXT_VAR", None)
+    ws = await connect(url())
+    try:
+        reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+        assert reply.status == 200
+    finally:
+        ws.close()
+
+
+def test_a_missing_call_context_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_compat, "_CALL_CONTEXT_VAR", None)
+    assert [line for line in _compat.missing() if "CallContext._name_value_map" in line]
