@@ -54,3 +54,26 @@ async def test_a_handshake_works_without_the_call_context(
 def test_a_missing_call_context_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_compat, "_CALL_CONTEXT_VAR", None)
     assert [line for line in _compat.missing() if "CallContext._name_value_map" in line]
+
+
+# -- what replaced a private name ------------------------------------------------------
+UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+
+
+HANDSHAKE = {**UPGRADE, "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+async def test_a_refusal_states_the_standard_phrase(fetch: Any, token: str) -> None:
+    """The phrase comes from ``httputil.responses`` (as jupyter_server's), not ``_reason``."""
+    headers = {**HANDSHAKE, "Origin": "https://evil.example"}
+    response = await fetch(f"http_over_websocket?token={token}", headers=headers)
+    assert (response.code, response.body) == (403, b"403 Forbidden\n")
+
+
+async def test_a_refusal_states_the_errors_own_reason(
+    fetch: Any, bridge_app: Any, open_bridge: Any, token: str
+) -> None:
+    bridge_app.max_connections = 1
+    await open_bridge()  # takes the one place
+    response = await fetch(f"http_over_websocket?token={token}", headers=HANDSHAKE)
+    assert (response.code, response.body) == (503, b"503 Too many bridge connections\n")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 from jupyter_core.utils import ensure_async
 from jupyter_server import CallContext
 from jupyter_server.base.handlers import JupyterHandler
-from tornado import web
+from tornado import httputil, web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
@@ -60,6 +60,20 @@ AUTH_RESOURCE = "colab_bridge"
 
 #: Query parameters that belong to the bridge, never passed upstream.
 BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
+
+
+def reason_phrase(status_code: int, error: Mapping[str, Any]) -> str:
+    """The reason of an error reply, from ``write_error``'s keyword arguments.
+
+    As tornado's ``send_error`` chooses it: the ``HTTPError``'s own reason,
+    else a ``reason=`` given to ``send_error``, else the standard phrase
+    (``httputil.responses``, as jupyter_server's ``write_error`` reads it).
+    """
+    exc_info = error.get("exc_info")
+    reason = error.get("reason")
+    if exc_info and getattr(exc_info[1], "reason", None):
+        reason = exc_info[1].reason
+    return str(reason or httputil.responses.get(status_code, "Unknown"))
 
 
 class ConnectionLimit:
@@ -115,7 +129,7 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain-text refusal: a WebSocket handshake has no page to render."""
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.finish(f"{status_code} {self._reason}\n")
+        self.finish(f"{status_code} {reason_phrase(status_code, kwargs)}\n")
 
     @property
     def max_message_size(self) -> int:
