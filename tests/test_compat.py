@@ -64,7 +64,7 @@ HANDSHAKE = {**UPGRADE, "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
 
 async def test_a_refusal_states_the_standard_phrase(fetch: Any, token: str) -> None:
-    """The phrase comes from ``httputil.responses`` (as jupyter_server's), not ``_reason``."""
+    """The phrase comes from ``http.client.responses`` (as jupyter_server's), not ``_reason``."""
     headers = {**HANDSHAKE, "Origin": "https://evil.example"}
     response = await fetch(f"http_over_websocket?token={token}", headers=headers)
     assert (response.code, response.body) == (403, b"403 Forbidden\n")

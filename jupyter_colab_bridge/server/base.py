@@ -25,12 +25,13 @@ Order of checks at the handshake, all before the upgrade:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http.client import responses
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server import CallContext
 from jupyter_server.base.handlers import JupyterHandler
-from tornado import httputil, web
+from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
@@ -67,13 +68,13 @@ def reason_phrase(status_code: int, error: Mapping[str, Any]) -> str:
 
     As tornado's ``send_error`` chooses it: the ``HTTPError``'s own reason,
     else a ``reason=`` given to ``send_error``, else the standard phrase
-    (``httputil.responses``, as jupyter_server's ``write_error`` reads it).
+    (``http.client.responses``, as jupyter_server's ``write_error`` reads it).
     """
     exc_info = error.get("exc_info")
     reason = error.get("reason")
     if exc_info and getattr(exc_info[1], "reason", None):
         reason = exc_info[1].reason
-    return str(reason or httputil.responses.get(status_code, "Unknown"))
+    return str(reason or responses.get(status_code, "Unknown"))
 
 
 class ConnectionLimit:
