@@ -7,6 +7,7 @@ fallback when the name is gone.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from jupyter_server import CallContext
 
 from jupyter_colab_bridge import _compat
+from jupyter_colab_bridge.server.backlog import WriteBacklog
 from tests.helpers.bridge_client import BridgeClient, connect
 
 
@@ -77,3 +79,20 @@ async def test_a_refusal_states_the_errors_own_reason(
     await open_bridge()  # takes the one place
     response = await fetch(f"http_over_websocket?token={token}", headers=HANDSHAKE)
     assert (response.code, response.body) == (503, b"503 Too many bridge connections\n")
+
+
+async def test_the_write_backlog_counts_pending_writes() -> None:
+    """What replaced tornado's ``stream._write_buffer``: the bytes of unfinished writes."""
+    backlog = WriteBacklog()
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+    backlog.track(first, "x" * 10)
+    backlog.track(second, b"y" * 5)
+    assert backlog.bytes == 15
+    first.set_result(None)
+    await asyncio.sleep(0)  # done callbacks run on the loop's next step
+    assert backlog.bytes == 5
+    second.set_exception(ConnectionError("closed"))  # a closed socket frees its bytes too
+    second.exception()
+    await asyncio.sleep(0)
+    assert backlog.bytes == 0

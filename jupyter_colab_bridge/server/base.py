@@ -346,11 +346,3 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
 def current_call_context() -> dict[str, Any] | None:
     """jupyter_server's ``CallContext`` map of the running context, if one is set."""
     return call_context_map()  # None, never an error, if jupyter_server renames it
-
-
-def buffered_bytes(conn: Any) -> int:
-    """Bytes written to a WebSocket but not yet taken by the peer (tornado's buffer)."""
-    try:
-        return len(conn.stream._write_buffer)
-    except (AttributeError, TypeError):  # pragma: no cover - another tornado
-        return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from functools import cached_property
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
@@ -18,7 +19,8 @@ from ..protocol.handshake import (
     diagnose_frame,
     min_version_problem,
 )
-from .base import BridgeHandlerMixin, ConnectionLimit, buffered_bytes
+from .backlog import WriteBacklog
+from .base import BridgeHandlerMixin, ConnectionLimit
 from .dispatch import RequestContext
 from .large_text import large_text_protocol
 from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
@@ -129,6 +131,11 @@ class DiagnoseHandler(BridgeSocket):
 
     checks_credentials = False
 
+    @cached_property
+    def write_backlog(self) -> WriteBacklog:
+        """The answers written to this socket that its peer has not taken yet."""
+        return WriteBacklog()
+
     @property
     def max_message_size(self) -> int:
         """The largest frame accepted; a larger one closes the socket with 1009."""
@@ -162,7 +169,7 @@ class DiagnoseHandler(BridgeSocket):
         conn = self.ws_connection
         if conn is None or conn.is_closing():
             return
-        if buffered_bytes(conn) > DIAGNOSE_MAX_BUFFERED_BYTES:
+        if self.write_backlog.bytes > DIAGNOSE_MAX_BUFFERED_BYTES:
             self.log.warning(
                 "Colab bridge: closing a diagnose socket: its peer is not reading the answers"
             )
@@ -170,13 +177,12 @@ class DiagnoseHandler(BridgeSocket):
             return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        self.write_message(
-            diagnose_frame(
-                message,
-                bool(self.get_cookie("_xsrf")),
-                self.get_query_argument(MIN_VERSION_PARAM, None),
-            )
+        answer = diagnose_frame(
+            message,
+            bool(self.get_cookie("_xsrf")),
+            self.get_query_argument(MIN_VERSION_PARAM, None),
         )
+        self.write_backlog.track(self.write_message(answer), answer)
 
     def on_close(self) -> None:
         """Stop pings and free this socket's place."""

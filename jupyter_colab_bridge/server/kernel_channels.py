@@ -8,6 +8,7 @@ gateway's) talks to the kernel directly, so there is no second WebSocket hop.
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from typing import Any
 
 from jupyter_server.auth.decorator import ws_authenticated
@@ -15,7 +16,8 @@ from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 from tornado.websocket import WebSocketHandler
 
 from ..protocol.frames import TEXT_INTERNAL_ERROR
-from .base import BridgeHandlerMixin, buffered_bytes
+from .backlog import WriteBacklog
+from .base import BridgeHandlerMixin
 
 
 class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
@@ -70,6 +72,11 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
             return
         await super().open(kernel_id)
 
+    @cached_property
+    def write_backlog(self) -> WriteBacklog:
+        """The kernel output written to this socket that the page has not taken yet."""
+        return WriteBacklog()
+
     def write_message(self, message: Any, binary: bool = False) -> Any:
         """Kernel to page; close with 1008 rather than buffer output without bound.
 
@@ -79,7 +86,7 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
         """
         conn = self.ws_connection
         if conn is not None and not conn.is_closing():
-            buffered = buffered_bytes(conn)
+            buffered = self.write_backlog.bytes
             if buffered > self.bridge.max_buffered_bytes:
                 self.log.warning(
                     "Colab bridge: closing kernel socket %s: the page is not reading its "
@@ -94,7 +101,7 @@ class KernelChannelsHandler(BridgeHandlerMixin, KernelWebsocketHandler):
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done  # the page is gone or going: drop the message quietly
-        return super().write_message(message, binary=binary)
+        return self.write_backlog.track(super().write_message(message, binary=binary), message)
 
     def on_message(self, ws_message: Any) -> None:
         """Hand a frame to the kernel connection."""
