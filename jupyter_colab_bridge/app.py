@@ -219,14 +219,16 @@ class ColabBridge(ExtensionApp):
         ),
     )
 
-    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+    def update_config(self, config: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
 
-        jupyter_server would log the error and serve the bridge with its
-        defaults, which is not what the user asked for: stop instead.
+        jupyter_server loads the extension's settings through ``update_config``
+        (config files, the server's config, the command line) and would log a
+        failure and serve the bridge with its defaults, which is not what the
+        user asked for: stop instead.
         """
         try:
-            super()._link_jupyter_server_extension(serverapp)
+            super().update_config(config)
         except TraitError as e:
             self.log.critical("Colab bridge: invalid configuration: %s. Not starting.", e)
             raise SystemExit(1) from None
