@@ -8,15 +8,27 @@ fallback when the name is gone.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
+import json
 from typing import Any
 
 import pytest
+import tornado
 from jupyter_server import CallContext
+from tornado.websocket import WebSocketProtocol13
 
 from jupyter_colab_bridge import _compat
+from jupyter_colab_bridge.protocol.frames import LARGE_FRAME_CHARS
+from jupyter_colab_bridge.server import large_text
 from jupyter_colab_bridge.server.backlog import WriteBacklog
+from jupyter_colab_bridge.server.large_text import LargeTextProtocol
+from jupyter_colab_bridge.server.tunnel import Tunnel
 from tests.helpers.bridge_client import BridgeClient, connect
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def test_nothing_is_missing() -> None:
@@ -96,3 +108,59 @@ async def test_the_write_backlog_counts_pending_writes() -> None:
     second.exception()
     await asyncio.sleep(0)
     assert backlog.bytes == 0
+
+
+# -- tornado's frame loop: _read_bytes and _handle_message ------------------------------
+def test_tornados_frame_steps_are_there() -> None:
+    """``WebSocketProtocol13._read_bytes(n)`` and ``._handle_message(opcode, data)`` exist."""
+    assert _compat.FRAME_HOOKS, (
+        f"tornado {tornado.version} changed WebSocketProtocol13._read_bytes or "
+        "._handle_message: see jupyter_colab_bridge/_compat.py"
+    )
+
+
+async def upload_through(url: Any, jp_base_url: str, bridge_app: Any) -> Any:
+    """Save and read back a file whose request frame is large; the socket's protocol."""
+    client = BridgeClient(await connect(url()))
+    try:
+        (handler,) = bridge_app.open_connections
+        data = b"\x00\xff" * LARGE_FRAME_CHARS
+        body = json.dumps({"type": "file", "format": "base64", "content": b64(data)})
+        path = f"{jp_base_url}api/contents/compat.bin"
+        saved = await client.request("PUT", path, body_base64=b64(body.encode()))
+        assert saved.status == 201
+        got = await client.request("GET", f"{path}?type=file&format=base64")
+        assert base64.b64decode(got.json()["content"]) == data
+        return handler.ws_connection
+    finally:
+        client.ws.close()
+
+
+async def test_a_large_frame_goes_through_the_hooks(
+    url: Any, jp_base_url: str, bridge_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[int] = []
+    submit = Tunnel.submit_text_bytes
+
+    def spy(self: Tunnel, data: bytes) -> Any:
+        taken.append(len(data))
+        return submit(self, data)
+
+    monkeypatch.setattr(Tunnel, "submit_text_bytes", spy)
+    protocol = await upload_through(url, jp_base_url, bridge_app)
+    assert type(protocol) is LargeTextProtocol
+    assert taken and all(n > LARGE_FRAME_CHARS for n in taken), "tornado decoded the frame"
+
+
+async def test_without_the_hooks_tornado_reads_large_frames(
+    url: Any, jp_base_url: str, bridge_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback when tornado changes: its own protocol, correct but on the loop."""
+    monkeypatch.setattr(large_text, "FRAME_HOOKS", False)
+    protocol = await upload_through(url, jp_base_url, bridge_app)
+    assert type(protocol) is WebSocketProtocol13
+
+
+def test_missing_frame_steps_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_compat, "FRAME_HOOKS", False)
+    assert [line for line in _compat.missing() if "_handle_message" in line]

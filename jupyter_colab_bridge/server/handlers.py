@@ -22,7 +22,7 @@ from ..protocol.handshake import (
 from .backlog import WriteBacklog
 from .base import BridgeHandlerMixin, ConnectionLimit
 from .dispatch import RequestContext
-from .large_text import large_text_protocol
+from .large_text import LargeText, large_text_protocol
 from .tunnel import Tunnel, TunnelCredentials, TunnelLimits
 
 #: The largest frame the unauthenticated ``diagnose`` socket accepts (Colab sends short ids).
@@ -101,13 +101,16 @@ class HttpOverWebSocketHandler(BridgeSocket):
             stream = getattr(self.ws_connection, "stream", None)
             self.tunnel.cork(getattr(stream, "socket", None))
 
-    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
-        """Hand one request frame to the tunnel (a large one: read on once it is parsed)."""
-        return self.tunnel.submit(message) if self.tunnel is not None else None
+    def on_message(self, message: str | bytes | LargeText) -> Awaitable[None] | None:
+        """Hand one request frame to the tunnel (a large one: read on once it is parsed).
 
-    def on_large_text(self, data: bytes) -> Awaitable[None] | None:
-        """A large request frame as raw bytes: parsed off the loop, then read on."""
-        return self.tunnel.submit_text_bytes(data) if self.tunnel is not None else None
+        A large text frame comes as its raw bytes (:mod:`.large_text`): parsed off the loop.
+        """
+        if self.tunnel is None:
+            return None
+        if isinstance(message, LargeText):
+            return self.tunnel.submit_text_bytes(message.data)
+        return self.tunnel.submit(message)
 
     def on_close(self) -> None:
         """The page went away: stop pings, free its place, close the tunnel."""
