@@ -16,6 +16,15 @@ it. At start the extension logs a warning for each name it could not find
     Fallback: none needed for correctness; the closed handler is freed when
     those timers' deadlines pass (the ping interval, 30 s by default).
 
+``traitlets``: ``HasTraits._trait_values``
+    The dict of an object's trait values. Buys: a disconnected kernel
+    connection forgets its WebSocket handler at once (:func:`forget_trait`):
+    jupyter_server's ``ZMQChannelsWebsocketConnection`` keeps a ``give_up``
+    timer (``kernel_info_timeout``, 60 s by default) that holds the
+    connection, and its ``websocket_handler`` trait does not allow None, so
+    no public assignment can drop it. Fallback: the closed handler is freed
+    when that timer fires.
+
 ``tornado``: ``WebSocketProtocol13._read_bytes`` and ``._handle_message``
     The two steps of tornado's frame loop that read bytes off the stream and
     hand a whole message on. :class:`FrameHooks` routes them to two hooks of
@@ -38,6 +47,7 @@ from typing import Any
 
 from jupyter_server import CallContext
 from tornado.websocket import WebSocketProtocol13
+from traitlets import HasTraits, Int
 
 
 def _call_context_var() -> ContextVar[dict[str, Any]] | None:
@@ -54,6 +64,32 @@ def call_context_map() -> dict[str, Any] | None:
         return None
     names = _CALL_CONTEXT_VAR.get(None)
     return names if isinstance(names, dict) else None
+
+
+class _Probe(HasTraits):
+    value = Int(1)
+
+
+def _trait_values_found() -> bool:
+    probe = _Probe()
+    values = getattr(probe, "_trait_values", None)
+    return isinstance(values, dict) and values.get("value") == 1
+
+
+#: Whether traitlets still keeps an object's trait values in ``_trait_values``.
+TRAIT_VALUES = _trait_values_found()
+
+
+def forget_trait(owner: HasTraits, name: str) -> bool:
+    """Remove ``owner``'s value of trait ``name`` (one that does not allow None).
+
+    False when traitlets keeps the values elsewhere (:data:`TRAIT_VALUES`): nothing removed.
+    """
+    values = getattr(owner, "_trait_values", None) if TRAIT_VALUES else None
+    if not isinstance(values, dict):
+        return False
+    values.pop(name, None)
+    return True
 
 
 def _has_method(cls: type, name: str, parameters: tuple[str, ...]) -> bool:
@@ -100,6 +136,11 @@ def missing() -> list[str]:
         found.append(
             "jupyter_server's CallContext._name_value_map is gone: a closed bridge "
             "socket's handler is freed only when its cancelled timers expire"
+        )
+    if not TRAIT_VALUES:
+        found.append(
+            "traitlets' HasTraits._trait_values is gone: a closed kernel socket's handler "
+            "is freed only when jupyter_server's kernel_info_timeout fires"
         )
     if not FRAME_HOOKS:
         found.append(

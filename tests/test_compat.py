@@ -11,12 +11,15 @@ import asyncio
 import base64
 import contextvars
 import json
+import weakref
 from typing import Any
 
 import pytest
 import tornado
+import traitlets
 from jupyter_server import CallContext
 from tornado.websocket import WebSocketProtocol13
+from traitlets import HasTraits, Instance
 
 from jupyter_colab_bridge import _compat
 from jupyter_colab_bridge.protocol.frames import LARGE_FRAME_CHARS
@@ -164,3 +167,32 @@ async def test_without_the_hooks_tornado_reads_large_frames(
 def test_missing_frame_steps_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_compat, "FRAME_HOOKS", False)
     assert [line for line in _compat.missing() if "_handle_message" in line]
+
+
+# -- traitlets: _trait_values ------------------------------------------------------------
+class Holder(HasTraits):
+    held = Instance(object, allow_none=False)
+
+
+class Held:
+    """Something a trait holds (weak-referenceable)."""
+
+
+def test_a_trait_that_refuses_none_can_be_forgotten() -> None:
+    """``HasTraits._trait_values``: where jupyter_server's connection keeps its handler."""
+    assert _compat.TRAIT_VALUES, (
+        f"traitlets {traitlets.__version__} no longer keeps trait values in _trait_values"
+    )
+    held = Held()
+    gone = weakref.ref(held)
+    holder = Holder(held=held)
+    del held
+    assert gone() is not None
+    assert _compat.forget_trait(holder, "held")
+    assert gone() is None, "the object still holds the trait's value"
+
+
+def test_missing_trait_values_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_compat, "TRAIT_VALUES", False)
+    assert not _compat.forget_trait(Holder(held=object()), "held")
+    assert [line for line in _compat.missing() if "_trait_values" in line]

@@ -15,6 +15,7 @@ from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 from tornado.websocket import WebSocketHandler
 
+from .._compat import forget_trait
 from ..protocol.frames import TEXT_INTERNAL_ERROR
 from .backlog import WriteBacklog
 from .base import BridgeHandlerMixin
@@ -127,8 +128,7 @@ def release_handler(connection: Any) -> None:
     ``give_up`` timer (``kernel_info_timeout``, 60 s by default) that is never
     cancelled and holds the connection, which holds the handler through its
     ``websocket_handler`` trait. The trait does not allow None, so its value is
-    removed; the connection is disconnected and nothing reads it afterwards.
+    removed (:func:`.._compat.forget_trait`); the connection is disconnected and
+    nothing reads it afterwards.
     """
-    values = getattr(connection, "_trait_values", None)
-    if isinstance(values, dict):
-        values.pop("websocket_handler", None)
+    forget_trait(connection, "websocket_handler")
