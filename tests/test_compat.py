@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextvars
 import json
+import socket
 import weakref
 from typing import Any
 
@@ -23,7 +24,7 @@ from traitlets import HasTraits, Instance
 
 from jupyter_colab_bridge import _compat
 from jupyter_colab_bridge.protocol.frames import LARGE_FRAME_CHARS
-from jupyter_colab_bridge.server import large_text
+from jupyter_colab_bridge.server import large_text, nodelay
 from jupyter_colab_bridge.server.backlog import WriteBacklog
 from jupyter_colab_bridge.server.large_text import LargeTextProtocol
 from jupyter_colab_bridge.server.tunnel import Tunnel
@@ -196,3 +197,26 @@ def test_missing_trait_values_are_reported(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(_compat, "TRAIT_VALUES", False)
     assert not _compat.forget_trait(Holder(held=object()), "held")
     assert [line for line in _compat.missing() if "_trait_values" in line]
+
+
+# -- TCP_NODELAY: set_nodelay on the bridge's sockets, a transform for the server's own ----
+async def test_the_bridges_sockets_set_nodelay_themselves(
+    url: Any, bridge_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``WebSocketHandler.set_nodelay`` in ``open``, with the transform's mark turned off."""
+    monkeypatch.setattr(nodelay, "nodelay_on_detach", lambda connection, log: None)
+    ws = await connect(url())
+    try:
+        (handler,) = bridge_app.open_connections
+        sock = handler.ws_connection.stream.socket
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        ws.close()
+
+
+def test_nodelay_adds_no_router_rule(jp_serverapp: Any) -> None:
+    """The mark for jupyter_server's own sockets is an output transform, not a router rule."""
+    web_app = jp_serverapp.web_app
+    assert any(issubclass(t, nodelay.NoDelayTransform) for t in web_app.transforms)
+    targets = [rule.target for rule in web_app.default_router.rules]
+    assert not [t for t in targets if type(t).__module__ == nodelay.__name__]

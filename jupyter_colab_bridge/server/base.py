@@ -127,6 +127,11 @@ class BridgeHandlerMixin(WebSocketHandler, JupyterHandler):
     def set_default_headers(self) -> None:
         """No CORS or CSP headers on a WebSocket handshake."""
 
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Send small frames at once (TCP_NODELAY: :mod:`.nodelay`), then open as the base does."""
+        self.set_nodelay(True)
+        return super().open(*args, **kwargs)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain-text refusal: a WebSocket handshake has no page to render."""
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
