@@ -10,7 +10,7 @@ kernels, then measures from this process:
 
 a) the collection itself, in this process (``ResourceCollector.collect`` for
    the server's kernels, cache bypassed), in microseconds, with its parts:
-   the machine's ``{pid: ppid}`` map, memory and kernels (the map included),
+   the server's descendants' ``{pid: ppid}`` map, memory and kernels (the map included),
    disk, GPUs;
 b) over HTTP (keep-alive, one request at a time): median milliseconds per call
    and the server's CPU per call (its process, threads included, kernels not),
@@ -266,7 +266,7 @@ def main() -> int:
     for key, label in (
         ("collect_us", "collect(): memory + kernels + disk + GPUs"),
         ("memory_and_kernels_us", "  memory + kernels' process trees"),
-        ("ppid_map_us", "    of which the {pid: ppid} map"),
+        ("ppid_map_us", "    of which the descendants' {pid: ppid} map"),
         ("disk_us", "  disk (root_dir)"),
         ("gpus_us", "  GPUs (NVML)"),
     ):

@@ -10,6 +10,7 @@ from tornado.ioloop import IOLoop
 from tornado.routing import AnyMatches, Rule
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
+from ._compat import missing as compat_missing
 from ._version import __version__
 from .backend_url import hub_paste_urls, no_token_lines, paste_url, ssh_forward_hint
 from .protocol.kernel_map import COLAB_PYTHON_KERNEL, colab_python_kernel, validate_map
@@ -284,14 +285,16 @@ class ColabBridge(ExtensionApp):
 
     _language_server: tuple[str, dict[str, Any]] | None = None
 
-    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+    def update_config(self, config: Any) -> None:
         """Refuse to start on a bad ColabBridge setting.
 
-        jupyter_server would log the error and serve the bridge with its
-        defaults, which is not what the user asked for: stop instead.
+        jupyter_server loads the extension's settings through ``update_config``
+        (config files, the server's config, the command line) and would log a
+        failure and serve the bridge with its defaults, which is not what the
+        user asked for: stop instead.
         """
         try:
-            super()._link_jupyter_server_extension(serverapp)
+            super().update_config(config)
         except TraitError as e:
             self.log.critical("Colab bridge: invalid configuration: %s. Not starting.", e)
             raise SystemExit(1) from None
@@ -354,6 +357,8 @@ class ColabBridge(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Share the policy with the handlers, install the request hooks, plan the banner."""
+        for line in compat_missing():
+            self.log.warning("Colab bridge: %s", line)
         self.origin_policy = OriginPolicy(self.allowed_origins, self.allowed_origin_patterns)
         self.connections = ConnectionLimit(self.max_connections, "max_connections")
         self.diagnose_limit = ConnectionLimit(

@@ -172,12 +172,17 @@ def test_unreadable_descendant_counts_zero_but_its_children_count(
     assert abs(total - expected) < 8 * MiB  # the holder below the unreadable middle counts
 
 
-def test_parent_pids_without_psutils_one_pass_map(monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = parent_pids()
-    monkeypatch.delattr(psutil, "_ppid_map")
-    slow = parent_pids()
-    assert slow[os.getpid()] == fast[os.getpid()] == os.getppid()
-    assert os.getpid() in children_map(slow)[os.getppid()]
+def test_parent_pids_are_the_servers_descendants(spawn: Any) -> None:
+    """Read through psutil's public ``Process.children`` (no more ``psutil._ppid_map``)."""
+    top = spawn(PARENT, PARENT, HOLDER, "1")
+    holder = int(read_line(top))
+    middle = psutil.Process(holder).ppid()
+    parents = parent_pids()
+    assert parents[top.pid] == os.getpid()
+    assert parents[middle] == top.pid
+    assert parents[holder] == middle
+    assert os.getpid() not in parents  # only descendants, not the server or its parents
+    assert holder in children_map(parents)[middle]
 
 
 class _Provisioner:

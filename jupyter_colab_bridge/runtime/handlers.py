@@ -28,9 +28,12 @@ class ColabAPIHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
 
-    # A page polling the resource monitor is not the user at work: these
-    # requests must not keep an idle server from being culled (as api/status).
-    _track_activity = False
+    def update_api_activity(self) -> None:
+        """Not activity: a page polling the resource monitor is not the user at work.
+
+        These requests must not keep an idle server from being culled (as
+        ``api/status``, which jupyter_server leaves out the same way).
+        """
 
     def finish_json(self, model: Any) -> None:
         """Finish with ``model`` as JSON behind the prefix (Content-Type application/json)."""

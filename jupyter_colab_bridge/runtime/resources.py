@@ -117,21 +117,21 @@ def kernel_processes(multi_kernel_manager: Any) -> list[KernelProcess]:
 
 
 def parent_pids() -> dict[int, int]:
-    """``{pid: parent pid}`` of every process, read in one pass.
+    """``{pid: parent pid}`` of this server's descendants: its kernels and theirs.
 
-    psutil builds this map for ``Process.children()`` in one pass where the
-    system allows it (one ``/proc`` scan on Linux, one snapshot on Windows)
-    but keeps the function private (``psutil._ppid_map``); where it is
-    missing, the public ``process_iter`` (one ``ppid()`` per process).
+    psutil's ``Process.children(recursive=True)`` finds them in one pass over
+    the machine's processes (one ``/proc`` scan on Linux, one snapshot on
+    Windows) and skips pids reused meanwhile; each one's parent is then read
+    alone. A kernel is a child of the server (``local_kernel_pid``), so the
+    figures of every kernel come from this one pass.
     """
-    one_pass = getattr(psutil, "_ppid_map", None)
-    if callable(one_pass):
-        return {int(pid): int(ppid) for pid, ppid in one_pass().items()}
-    return {
-        p.pid: int(p.info["ppid"])
-        for p in psutil.process_iter(["ppid"])
-        if p.info["ppid"] is not None
-    }
+    parents = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            parents[process.pid] = int(process.ppid())
+        except psutil.NoSuchProcess:  # gone since the pass
+            continue
+    return parents
 
 
 def children_map(parents: Mapping[int, int]) -> dict[int, list[int]]:

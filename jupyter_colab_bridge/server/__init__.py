@@ -11,7 +11,8 @@
 * :mod:`.corking`: bursts of small reply frames leave in few TCP segments;
 * :mod:`.kernel_channels`: ``proxied_ws`` kernel channels, attached in-process;
 * :mod:`.proxied_ws`: ``http_over_websocket/proxied_ws/<path>``, relayed;
-* :mod:`.nodelay`: WebSocket frames sent at once (``TCP_NODELAY``);
+* :mod:`.backlog`: what a socket's peer has not read yet (unfinished writes);
+* :mod:`.nodelay`: jupyter_server's own WebSocket frames sent at once (``TCP_NODELAY``);
 * :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly;
 * :mod:`.no_cookies`: no ``Set-Cookie`` on any reply to an allowed page;
 * :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied after authentication;

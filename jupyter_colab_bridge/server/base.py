@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from http.client import responses
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
@@ -40,6 +41,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler, WebSocketProtocol
 
+from .._compat import call_context_map
 from ..protocol.auth_url import AuthUrlError, token_from_auth_url
 from ..protocol.handshake import (
     AUTH_URL_PARAM,
@@ -76,6 +78,20 @@ AUTH_RESOURCE = "colab_bridge"
 
 #: Query parameters that belong to the bridge, never passed upstream.
 BRIDGE_QUERY_PARAMS = frozenset({AUTH_URL_PARAM, MIN_VERSION_PARAM, "token"})
+
+
+def reason_phrase(status_code: int, error: Mapping[str, Any]) -> str:
+    """The reason of an error reply, from ``write_error``'s keyword arguments.
+
+    As tornado's ``send_error`` chooses it: the ``HTTPError``'s own reason,
+    else a ``reason=`` given to ``send_error``, else the standard phrase
+    (``http.client.responses``, as jupyter_server's ``write_error`` reads it).
+    """
+    exc_info = error.get("exc_info")
+    reason = error.get("reason")
+    if exc_info and getattr(exc_info[1], "reason", None):
+        reason = exc_info[1].reason
+    return str(reason or responses.get(status_code, "Unknown"))
 
 
 class ConnectionLimit:
@@ -131,6 +147,11 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
     def set_default_headers(self) -> None:
         """No CORS or CSP headers on a WebSocket handshake."""
 
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Send small frames at once (TCP_NODELAY: :mod:`.nodelay`), then open as the base does."""
+        self.set_nodelay(True)
+        return super().open(*args, **kwargs)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain-text refusal: a WebSocket handshake has no page to render.
 
@@ -142,7 +163,7 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
             self.finish(error.body())
             return
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.finish(f"{status_code} {self._reason}\n")
+        self.finish(f"{status_code} {reason_phrase(status_code, kwargs)}\n")
 
     @property
     def max_message_size(self) -> int:
@@ -405,13 +426,4 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
 
 def current_call_context() -> dict[str, Any] | None:
     """jupyter_server's ``CallContext`` map of the running context, if one is set."""
-    # CallContext offers no public accessor to the map itself.
-    return CallContext._name_value_map.get(None)
-
-
-def buffered_bytes(conn: Any) -> int:
-    """Bytes written to a WebSocket but not yet taken by the peer (tornado's buffer)."""
-    try:
-        return len(conn.stream._write_buffer)
-    except (AttributeError, TypeError):  # pragma: no cover - another tornado
-        return 0
+    return call_context_map()  # None, never an error, if jupyter_server renames it

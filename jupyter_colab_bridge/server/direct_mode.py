@@ -69,6 +69,7 @@ from tornado import httputil, web
 from ..protocol.cors import CORS_RESPONSE_HEADERS, add_vary, allow_credentials, preflight_headers
 from ..protocol.handshake import is_upgrade
 from ..protocol.paths import BRIDGE_PREFIX, in_cors_scope
+from .base import reason_phrase
 from .credentials import (
     AUTH_TURNED_OFF,
     COOKIE_WITHOUT_TOKEN,
@@ -236,7 +237,7 @@ class PreflightHandler(JupyterHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain-text refusal; it allows no method or header, so the browser fails the fetch."""
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.finish(f"{status_code} {self._reason}\n")
+        self.finish(f"{status_code} {reason_phrase(status_code, kwargs)}\n")
 
     @allow_unauthenticated
     def options(self, *args: Any, **kwargs: Any) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from functools import cached_property
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
 from tornado import web
 
 from ..protocol.handshake import diagnose_frame
-from .base import BridgeSocket, ConnectionLimit, buffered_bytes
+from .backlog import WriteBacklog
+from .base import BridgeSocket, ConnectionLimit
 from .context import RequestContext
-from .large_text import large_text_protocol
+from .large_text import LargeText, large_text_protocol
 from .tunnel import PageSocket, Tunnel, TunnelCredentials, TunnelHandshake, TunnelLimits
 from .verdict import tunnelled
 
@@ -75,13 +77,16 @@ class HttpOverWebSocketHandler(BridgeSocket):
             stream = getattr(self.ws_connection, "stream", None)
             self.tunnel.cork(getattr(stream, "socket", None))
 
-    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
-        """Hand one request frame to the tunnel (a large one: read on once it is parsed)."""
-        return self.tunnel.submit(message) if self.tunnel is not None else None
+    def on_message(self, message: str | bytes | LargeText) -> Awaitable[None] | None:
+        """Hand one request frame to the tunnel (a large one: read on once it is parsed).
 
-    def on_large_text(self, data: bytes) -> Awaitable[None] | None:
-        """A large request frame as raw bytes: parsed off the loop, then read on."""
-        return self.tunnel.submit_text_bytes(data) if self.tunnel is not None else None
+        A large text frame comes as its raw bytes (:mod:`.large_text`): parsed off the loop.
+        """
+        if self.tunnel is None:
+            return None
+        if isinstance(message, LargeText):
+            return self.tunnel.submit_text_bytes(message.data)
+        return self.tunnel.submit(message)
 
     def on_close(self) -> None:
         """The page went away: stop pings, free its place, close the tunnel."""
@@ -110,6 +115,11 @@ class DiagnoseHandler(BridgeSocket):
     #: Read once when the socket opens: a frame costs the same whatever the handshake held.
     outdated = False
     has_xsrf_cookie = False
+
+    @cached_property
+    def write_backlog(self) -> WriteBacklog:
+        """The answers written to this socket that its peer has not taken yet."""
+        return WriteBacklog()
 
     @property
     def max_message_size(self) -> int:
@@ -145,7 +155,7 @@ class DiagnoseHandler(BridgeSocket):
         conn = self.ws_connection
         if conn is None or conn.is_closing():
             return
-        if buffered_bytes(conn) > DIAGNOSE_MAX_BUFFERED_BYTES:
+        if self.write_backlog.bytes > DIAGNOSE_MAX_BUFFERED_BYTES:
             self.log.warning(
                 "Colab bridge: closing a diagnose socket: its peer is not reading the answers"
             )
@@ -153,7 +163,8 @@ class DiagnoseHandler(BridgeSocket):
             return
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        self.write_message(diagnose_frame(message, self.has_xsrf_cookie, self.outdated))
+        answer = diagnose_frame(message, self.has_xsrf_cookie, self.outdated)
+        self.write_backlog.track(self.write_message(answer), answer)
 
     def on_close(self) -> None:
         """Stop pings and free this socket's place."""

@@ -8,14 +8,17 @@ gateway's) talks to the kernel directly, so there is no second WebSocket hop.
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from typing import Any
 
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 from tornado.websocket import WebSocketHandler
 
+from .._compat import forget_trait
 from ..protocol.frames import TEXT_INTERNAL_ERROR
-from .base import BridgeSocket, buffered_bytes
+from .backlog import WriteBacklog
+from .base import BridgeSocket
 
 
 class KernelChannelsHandler(BridgeSocket, KernelWebsocketHandler):
@@ -66,6 +69,11 @@ class KernelChannelsHandler(BridgeSocket, KernelWebsocketHandler):
             return
         await super().open(kernel_id)
 
+    @cached_property
+    def write_backlog(self) -> WriteBacklog:
+        """The kernel output written to this socket that the page has not taken yet."""
+        return WriteBacklog()
+
     def write_message(self, message: Any, binary: bool = False) -> Any:
         """Kernel to page; close with 1008 rather than buffer output without bound.
 
@@ -75,7 +83,7 @@ class KernelChannelsHandler(BridgeSocket, KernelWebsocketHandler):
         """
         conn = self.ws_connection
         if conn is not None and not conn.is_closing():
-            buffered = buffered_bytes(conn)
+            buffered = self.write_backlog.bytes
             if buffered > self.bridge.max_buffered_bytes:
                 self.log.warning(
                     "Colab bridge: closing kernel socket %s: the page is not reading its "
@@ -90,7 +98,7 @@ class KernelChannelsHandler(BridgeSocket, KernelWebsocketHandler):
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done  # the page is gone or going: drop the message quietly
-        return super().write_message(message, binary=binary)
+        return self.write_backlog.track(super().write_message(message, binary=binary), message)
 
     def on_message(self, ws_message: Any) -> None:
         """Hand a frame to the kernel connection."""
@@ -116,8 +124,7 @@ def release_handler(connection: Any) -> None:
     ``give_up`` timer (``kernel_info_timeout``, 60 s by default) that is never
     cancelled and holds the connection, which holds the handler through its
     ``websocket_handler`` trait. The trait does not allow None, so its value is
-    removed; the connection is disconnected and nothing reads it afterwards.
+    removed (:func:`.._compat.forget_trait`); the connection is disconnected and
+    nothing reads it afterwards.
     """
-    values = getattr(connection, "_trait_values", None)
-    if isinstance(values, dict):
-        values.pop("websocket_handler", None)
+    forget_trait(connection, "websocket_handler")

@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import os
 import subprocess
+from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from ..protocol.language_server import (
     check_lsp_frame,
     choose_python_server,
 )
-from .base import BridgeSocket, buffered_bytes
+from .backlog import WriteBacklog
+from .base import BridgeSocket
 
 #: Seconds between two looks at whether the language server process still runs.
 PROCESS_CHECK_SECONDS = 1.0
@@ -162,14 +164,19 @@ class LanguageServerHandler(BridgeSocket):
         conn = self.ws_connection
         if conn is None or conn.is_closing():
             return
-        if buffered_bytes(conn) > self.bridge.max_buffered_bytes:
+        if self.write_backlog.bytes > self.bridge.max_buffered_bytes:
             self.log.warning(
                 "Colab bridge: closing colab/lsp: the page is not reading "
                 "(ColabBridge.max_buffered_bytes)"
             )
             self.close(1008, "The page is not reading (ColabBridge.max_buffered_bytes)")
             return
-        self.write_message(message)
+        self.write_backlog.track(self.write_message(message), message)
+
+    @cached_property
+    def write_backlog(self) -> WriteBacklog:
+        """The messages written to this socket that the page has not taken yet."""
+        return WriteBacklog()
 
     def on_message(self, message: str | bytes) -> Any:
         """One JSON-RPC message from the page, to the language server."""

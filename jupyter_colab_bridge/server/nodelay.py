@@ -2,29 +2,31 @@
 
 A kernel's replies are small frames written one at a time. With Nagle's
 algorithm on, each waits for the peer's delayed ACK, about 40 ms a round trip
-on Linux; jupyter_server's own kernel WebSocket, which Colab's page opens
-directly in direct mode, leaves it on. Rather than replace jupyter_server's
-kernel handler (a Kernel Gateway's connection class and the kernel
-subprotocols must keep working unchanged), a router consulted before every
-route marks each WebSocket handshake, whichever handler it goes to (kernel
-channels, terminals, events, the bridge's own sockets), and declines.
+on Linux. The bridge's own sockets call tornado's public
+``WebSocketHandler.set_nodelay`` when they open (``BridgeSocket.open``).
+jupyter_server's own WebSockets, the kernel channels that Colab's page opens
+directly in direct mode among them, leave Nagle on, and the bridge does not
+replace those handlers (a Kernel Gateway's connection class and the kernel
+subprotocols must keep working unchanged). So an output transform, which
+tornado makes for every request before its handler runs and which adds no
+rule to the router, marks each WebSocket handshake of the server, and
+changes nothing in the reply.
 
 The mark has to act *after* the handshake: tornado turns Nagle back on when
-it finishes an HTTP response (``HTTP1Connection._finish_request``), the 101
-answer included. The moment a WebSocket takes the TCP stream over is
-``HTTP1Connection.detach()``, called once per handshake on a connection
-object of that request alone; the router wraps that call so that the stream
-it hands over has TCP_NODELAY set.
+it finishes an HTTP response, the 101 answer included. The moment a
+WebSocket takes the TCP stream over is ``HTTP1Connection.detach()``, called
+once per handshake on a connection object of that request alone; the mark
+wraps that call so that the stream it hands over has TCP_NODELAY set.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, ClassVar
 
 from tornado import httputil, web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream
-from tornado.routing import AnyMatches, Router, Rule
 
 from ..protocol.handshake import is_upgrade
 
@@ -46,21 +48,17 @@ def nodelay_on_detach(connection: HTTP1Connection, log: Any) -> None:
     connection.detach = detach_with_nodelay  # type: ignore[method-assign]  # on purpose, above
 
 
-class NoDelayForWebSockets(Router):
-    """Marks each WebSocket handshake for TCP_NODELAY; routes nothing."""
+class NoDelayTransform(web.OutputTransform):
+    """Marks each WebSocket handshake for TCP_NODELAY; the reply passes unchanged."""
 
-    def __init__(self, log: Any) -> None:
-        self.log = log
+    log: ClassVar[logging.Logger | logging.LoggerAdapter[Any]]
 
-    def find_handler(
-        self, request: httputil.HTTPServerRequest, **kwargs: Any
-    ) -> httputil.HTTPMessageDelegate | None:
-        """Mark an upgrade; always decline."""
+    def __init__(self, request: httputil.HTTPServerRequest) -> None:
+        super().__init__(request)
         if is_upgrade(request.headers) and isinstance(request.connection, HTTP1Connection):
             nodelay_on_detach(request.connection, self.log)
-        return None
 
 
 def send_websocket_frames_at_once(web_app: web.Application, log: Any) -> None:
-    """Install :class:`NoDelayForWebSockets` ahead of every route of ``web_app``."""
-    web_app.default_router.rules.insert(0, Rule(AnyMatches(), NoDelayForWebSockets(log)))
+    """Add :class:`NoDelayTransform` (bound to ``log``) to ``web_app``'s transforms."""
+    web_app.add_transform(type("BoundNoDelayTransform", (NoDelayTransform,), {"log": log}))
