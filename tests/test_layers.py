@@ -439,7 +439,7 @@ def test_private_names_of_other_packages_only_in_compat(path: Path) -> None:
             "class P(WebSocketProtocol13):\n    def f(self):\n        self._wire_bytes_in += 1",
         ),
         (
-            "server/handlers.py",
+            "server/base.py",
             "class H(WebSocketHandler):\n    def f(self):\n        return self._reason",
         ),
         ("runtime/handlers.py", "class H(APIHandler):\n    _track_activity = False"),
