@@ -22,11 +22,17 @@ _PASTE = (
 
 @dataclass(frozen=True)
 class Refusal:
-    """One kind of refused page request: the JSON ``reason``, the reply's message, the log's."""
+    """One kind of refused page request: the JSON ``reason``, the reply's message, the log's.
+
+    ``log`` is None for a refusal the bridge does not log: a request with no
+    credential at all is anyone's, and nothing an anonymous client sends may
+    write the bridge's lines (jupyter_server logs its own 403 line); the page
+    still reads why in the reply.
+    """
 
     reason: str
     message: str
-    log: str
+    log: str | None
 
 
 WRONG_TOKEN = Refusal(
@@ -38,7 +44,7 @@ WRONG_TOKEN = Refusal(
 NO_TOKEN = Refusal(
     "no token",
     f"The request carried no token, and this server needs one: {_PASTE}.",
-    f"it carried no token (no ?token= and no Authorization header); {_PASTE}",
+    None,
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from tornado import httputil, web
 
+from ..protocol.missing_routes import printable
 from ..protocol.refusals import Refusal, refusal_reply, why_refused
 from .verdict import verdict_of
 
@@ -77,13 +78,14 @@ class RefusalTransform(web.OutputTransform):
         refusal: Refusal | None = getattr(self.request, _REFUSAL, None)
         if refusal is None or status_code != 403:
             return status_code, headers, chunk
-        self.log.warning(
-            "Colab bridge: refused %s %s from %s: %s",
-            self.request.method,
-            self.request.path,  # the path only: the query may hold the token
-            self.request.headers.get("Origin"),
-            refusal.log,
-        )
+        if refusal.log is not None:  # a token was sent: none for a request without one
+            self.log.warning(
+                "Colab bridge: refused %s %s from %s: %s",
+                printable(self.request.method or "", 20),
+                printable(self.request.path),  # the path only: the query may hold the token
+                self.request.headers.get("Origin"),
+                refusal.log,
+            )
         replaced = refusal_reply(chunk, refusal) if finishing else None
         if replaced is not None:
             chunk = replaced
