@@ -31,6 +31,7 @@ from jupyter_colab_bridge.protocol.origins import (
     OriginPolicy,
     compile_origin_pattern,
 )
+from jupyter_colab_bridge.setting_types import read_list
 from tests.helpers.bridge_client import connect
 from tests.helpers.servers import start_or_exit
 
@@ -99,7 +100,12 @@ def documented_patterns() -> list[str]:
 
 def pattern_strings(text: str) -> list[str]:
     quoted = re.findall(r"""r?(["'])(.+?)(?<!\\)\1""", text)
-    values = [value for _, value in quoted]
+    values = []
+    for _, value in quoted:
+        if value.startswith("["):  # a list on the command line, read as the setting reads it
+            values += read_list(value, "allowed_origin_patterns")
+        else:
+            values.append(value)
     values += re.findall(r"allowed_origin_patterns=([^\s'\"\[]+)", text)
     return values
 
