@@ -211,9 +211,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 # -- settings -------------------------------------------------------------------
 def cmd_settings(args: argparse.Namespace) -> int:
-    from .app import ColabBridge
+    from .settings import BridgeSettings  # traitlets only: not jupyter_server
 
-    own = ColabBridge.class_own_traits(config=True)
+    own = BridgeSettings.class_own_traits(config=True)
     if args.json:
         print(
             json.dumps(

@@ -519,12 +519,12 @@ def test_not_loaded_verdicts() -> None:
 
 
 def test_settings_lists_every_bridge_setting(capsys: pytest.CaptureFixture[str]) -> None:
-    from jupyter_colab_bridge.app import ColabBridge
     from jupyter_colab_bridge.cli import main
+    from jupyter_colab_bridge.settings import BridgeSettings
 
     assert main(["settings"]) == 0
     out = capsys.readouterr().out
-    for name in ColabBridge.class_own_traits(config=True):
+    for name in BridgeSettings.class_own_traits(config=True):
         assert f"c.ColabBridge.{name} = " in out
     assert (
         "c.ColabBridge.allowed_origins = "

@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from jupyter_colab_bridge.app import ColabBridge
 from jupyter_colab_bridge.cli import build_parser
+from jupyter_colab_bridge.settings import BridgeSettings
 
 pytestmark = pytest.mark.docs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-SETTINGS = ColabBridge.class_own_traits(config=True)
+SETTINGS = BridgeSettings.class_own_traits(config=True)
 
 #: every page the docs must have (issue 18), as built HTML files
 PAGES = [

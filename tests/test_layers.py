@@ -472,3 +472,19 @@ def test_the_compat_module_keeps_at_most_six_names_each_explained() -> None:
     assert len(used) <= 6, sorted(used)
     doc = ast.get_docstring(ast.parse(COMPAT.read_text(encoding="utf-8"))) or ""
     assert not [name for name in used if f"{name}``" not in doc], doc
+
+
+def test_every_setting_lives_in_the_settings_module() -> None:
+    """``ColabBridge`` declares no setting of its own: ``settings`` and the docs read them all.
+
+    ``jupyter colab-bridge settings`` and the settings reference list
+    :class:`BridgeSettings`' traits without importing jupyter_server; a
+    setting added to ``app.py`` instead would be missing from both.
+    """
+    from jupyter_colab_bridge.app import ColabBridge
+    from jupyter_colab_bridge.settings import BridgeSettings
+
+    assert ColabBridge.class_own_traits(config=True) == {}
+    ours = BridgeSettings.class_own_traits(config=True)
+    assert "allowed_origins" in ours and "kernel_map" in ours and "port_proxy" in ours
+    assert set(ours) <= set(ColabBridge.class_traits(config=True))

@@ -8,6 +8,7 @@ useless pattern. Dropping Colab's own origins warns at start-up.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from traitlets.config.loader import KVArgParseConfigLoader
 from jupyter_colab_bridge.app import ColabBridge
 from jupyter_colab_bridge.protocol.origins import COLAB_ORIGINS
 from jupyter_colab_bridge.setting_types import DictSetting, ListSetting, read_dict, read_list
+from jupyter_colab_bridge.settings import BridgeSettings
 
 PATTERN = r"https://[a-z]+\.colab\.example\.com"
 
@@ -37,7 +39,7 @@ def from_command_line(*argv: str) -> ColabBridge:
 
 
 def test_every_list_and_dict_setting_reads_the_command_line() -> None:
-    for name, trait in ColabBridge.class_own_traits(config=True).items():
+    for name, trait in BridgeSettings.class_own_traits(config=True).items():
         if isinstance(trait, List):
             assert isinstance(trait, ListSetting), name
         if isinstance(trait, Dict):
@@ -138,9 +140,19 @@ def test_the_kernel_map_from_the_command_line(argv: list[str], expected: dict[st
         "--ColabBridge.kernel_map=python3",
     ],
 )
-def test_bad_values_are_refused(arg: str) -> None:
-    with pytest.raises(TraitError, match="on the command line"):
-        from_command_line(arg)
+def test_bad_values_are_refused(arg: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The extension stops the server (exit 1) with the syntax in its CRITICAL line."""
+    config = KVArgParseConfigLoader([arg], classes=[ServerApp]).load_config()
+    bridge = ColabBridge()
+    bridge.log.addHandler(caplog.handler)  # an Application's log does not propagate
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            bridge.update_config(config)
+    finally:
+        bridge.log.removeHandler(caplog.handler)
+    assert stopped.value.code == 1
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert "Not starting" in line and "on the command line" in line
 
 
 # -- a real server ------------------------------------------------------------------

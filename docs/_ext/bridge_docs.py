@@ -3,8 +3,9 @@
 Both references are Markdown committed in ``docs/reference/`` (so they read on the
 repository host as on the site), between markers that this module rewrites:
 
-* ``settings.md``: every setting ``ColabBridge`` itself declares (not those it
-  inherits from ``ExtensionApp``), with its type, default and ``help=`` text;
+* ``settings.md``: every setting of ``ColabBridge``'s own (those of
+  :class:`jupyter_colab_bridge.settings.BridgeSettings`, not those it inherits
+  from ``ExtensionApp``), with its type, default and ``help=`` text;
 * ``cli.md``: ``jupyter colab-bridge`` and each subcommand, from the command's
   own parser (``build_parser``): usage, description and one row per argument.
 
@@ -66,10 +67,10 @@ def _checkout_on_path() -> None:
 def settings_markdown() -> str:
     """One section per ``ColabBridge`` setting: name, type, default, help."""
     _checkout_on_path()
-    from jupyter_colab_bridge.app import ColabBridge
+    from jupyter_colab_bridge.settings import BridgeSettings
 
     parts: list[str] = []
-    for name, trait in sorted(ColabBridge.class_own_traits(config=True).items()):
+    for name, trait in sorted(BridgeSettings.class_own_traits(config=True).items()):
         # the heading is the bare name, which fits "On this page" at laptop widths
         parts.append(f"### `{name}`\n")
         parts.append(
@@ -199,11 +200,11 @@ def write_pages() -> list[Path]:
 
 def settings_without_help() -> list[str]:
     _checkout_on_path()
-    from jupyter_colab_bridge.app import ColabBridge
+    from jupyter_colab_bridge.settings import BridgeSettings
 
     return [
         name
-        for name, trait in sorted(ColabBridge.class_own_traits(config=True).items())
+        for name, trait in sorted(BridgeSettings.class_own_traits(config=True).items())
         if not (trait.help or "").strip()
     ]
 
