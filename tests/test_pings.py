@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tornado import websocket
 
-from jupyter_colab_bridge.server.base import BridgeHandlerMixin
+from jupyter_colab_bridge.server.base import BridgeSocket
 
 PING_WARNING = "websocket_ping_timeout"
 
@@ -21,9 +21,9 @@ def fresh_tornado_log() -> None:
     websocket.de_dupe_gen_log.cache_clear()
 
 
-def bridge_handlers(bridge_app: Any) -> list[BridgeHandlerMixin]:
+def bridge_handlers(bridge_app: Any) -> list[BridgeSocket]:
     found = bridge_app.open_connections | bridge_app.diagnose_connections
-    return [h for h in found if isinstance(h, BridgeHandlerMixin)]
+    return [h for h in found if isinstance(h, BridgeSocket)]
 
 
 @pytest.mark.parametrize("endpoint", ["http_over_websocket", "http_over_websocket/diagnose"])
