@@ -246,7 +246,10 @@ class TestOneCredential:
     async def test_repeated_query_token_with_a_bad_header_is_refused(
         self, url: Any, token: str, server_log: Any, endpoint: str
     ) -> None:
-        """The review's probe: ``Authorization: token <bad>``, ``?token=x&token=<good>``."""
+        """The review's probe: ``Authorization: token <bad>``, ``?token=x&token=<good>``.
+
+        From the fourth security review (C1, issue 23).
+        """
         target = f"{url(endpoint, token=None)}?token=x&token={quote(token)}"
         status, body = await refusal(target, {"Authorization": f"token {WRONG}"})
         assert status == 400
@@ -258,6 +261,7 @@ class TestOneCredential:
     async def test_same_query_token_twice_is_refused(
         self, url: Any, token: str, server_log: Any, endpoint: str
     ) -> None:
+        """From the fourth security review (C1, issue 23)."""
         target = f"{url(endpoint, token=None)}?token={quote(token)}&token={quote(token)}"
         assert (await refusal(target))[0] == 400
 
@@ -265,6 +269,7 @@ class TestOneCredential:
     async def test_two_authorization_headers_are_refused(
         self, url: Any, jp_http_port: int, token: str, server_log: Any, endpoint: str
     ) -> None:
+        """From the fourth security review (C1, issue 23)."""
         headers = [
             ("Origin", COLAB_ORIGIN),
             ("Authorization", f"token {WRONG}"),
@@ -283,6 +288,7 @@ class TestOneCredential:
         server_log: Any,
         endpoint: str,
     ) -> None:
+        """From the fourth security review (C1, issue 23)."""
         target = (
             f"{url(endpoint, token=None)}"
             f"?jupyter_http_over_ws_auth_url={auth_url(jp_http_port, jp_base_url, WRONG)}"
@@ -295,7 +301,10 @@ class TestOneCredential:
     async def test_bad_auth_url_token_with_good_query_token_is_refused(
         self, url: Any, token: str, server_log: Any, endpoint: str
     ) -> None:
-        """Two credentials that differ: the auth URL's (refused by the server) and ``?token=``."""
+        """Two credentials that differ: the auth URL's (refused by the server) and ``?token=``.
+
+        From the fourth security review (C1, issue 23).
+        """
         status, body = await refusal(f"{url(endpoint, token=WRONG)}&token={quote(token)}")
         assert status == 403 and body["reason"] == "conflicting credentials"
         assert_logged_without_tokens(server_log, "conflicting credentials", token, WRONG)
@@ -304,6 +313,7 @@ class TestOneCredential:
     async def test_good_header_with_bad_auth_url_token_is_refused(
         self, url: Any, token: str, server_log: Any, endpoint: str
     ) -> None:
+        """From the fourth security review (C1, issue 23)."""
         status, body = await refusal(
             url(endpoint, token=WRONG), {"Authorization": f"token {token}"}
         )
@@ -314,7 +324,10 @@ class TestOneCredential:
     async def test_good_auth_url_with_other_query_token_is_refused(
         self, url: Any, token: str, endpoint: str
     ) -> None:
-        """Already refused before the review; kept with the others."""
+        """Already refused before the review; kept with the others.
+
+        From the fourth security review (C1, issue 23).
+        """
         assert await handshake_status(f"{url(endpoint)}&token={WRONG}") == 403
 
     @pytest.mark.parametrize(
@@ -336,7 +349,10 @@ class TestOneCredential:
         query: str | None,
         header: str | None,
     ) -> None:
-        """Legitimate use is unchanged: one token, sent one way or the same token twice."""
+        """Legitimate use is unchanged: one token, sent one way or the same token twice.
+
+        From the fourth security review (C1, issue 23).
+        """
         target = url(MAIN, token=token if how.startswith("auth-url") else None)
         if query:
             target += f"{'&' if '?' in target else '?'}token={quote(token)}"
@@ -348,7 +364,10 @@ class TestOneCredential:
     async def test_direct_request_repeating_the_token_is_refused(
         self, fetch: Any, token: str, server_log: Any
     ) -> None:
-        """Direct mode: a repeated ``?token=`` would stay in the URI, so it is refused too."""
+        """Direct mode: a repeated ``?token=`` would stay in the URI, so it is refused too.
+
+        From the fourth security review (C1, issue 23).
+        """
         page = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
         response = await fetch(f"api/status?token={WRONG}&token={quote(token)}", headers=page)
         assert response.code == 400

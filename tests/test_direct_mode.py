@@ -573,10 +573,7 @@ def refusal_lines(server_log: Any) -> list[str]:
 
 
 class TestRefusalsSayWhy:
-    """The suite's default server: only Colab's origins allowed, a token.
-
-    From the newcomer's first hour (issue 26, item 3).
-    """
+    """The suite's default server: only Colab's origins allowed, a token."""
 
     @pytest.fixture
     def bridge_config(self) -> dict[str, Any]:
@@ -601,6 +598,7 @@ class TestRefusalsSayWhy:
         headers: dict[str, str],
         expected: Any,
     ) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
         response = await fetch(path, headers={**PAGE, **headers})
         assert response.code == 403
         reply = json.loads(response.body)
@@ -619,6 +617,7 @@ class TestRefusalsSayWhy:
         assert ok.code == 200
 
     async def test_a_post_without_a_token_is_told_why(self, fetch: Any, server_log: Any) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
         response = await fetch("api/sessions", "POST", headers=PAGE, body="{}")
         assert response.code == 403
         assert json.loads(response.body)["reason"] == "no token"
@@ -627,6 +626,7 @@ class TestRefusalsSayWhy:
     async def test_a_script_gets_jupyter_servers_own_reply(
         self, fetch: Any, server_log: Any
     ) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
         response = await fetch(f"api/colab/build-info?token={STALE}")
         assert response.code == 403
         assert json.loads(response.body)["reason"] is None
@@ -635,7 +635,10 @@ class TestRefusalsSayWhy:
     async def test_an_unauthenticated_route_is_not_refused(
         self, fetch: Any, server_log: Any
     ) -> None:
-        """``GET api`` lets anyone in: no user, but no refusal either."""
+        """``GET api`` lets anyone in: no user, but no refusal either.
+
+        From the newcomer's first hour (issue 26, item 3).
+        """
         response = await fetch(f"api?token={STALE}", headers=PAGE)
         assert response.code == 200
         assert refusal_lines(server_log) == []
@@ -643,6 +646,7 @@ class TestRefusalsSayWhy:
     async def test_a_direct_kernel_socket_with_a_stale_token(
         self, http_server_client: Any, jp_http_port: int, jp_base_url: str, server_log: Any
     ) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
         url = ws_url(jp_http_port, jp_base_url, "api/events/subscribe", params={"token": STALE})
         assert await handshake_status(url) == 403
         (line,) = refusal_lines(server_log)
@@ -650,6 +654,7 @@ class TestRefusalsSayWhy:
 
 
 def test_why_refused_and_the_reply() -> None:
+    """From the newcomer's first hour (issue 26, item 3)."""
     assert why_refused(sent_token=True) is WRONG_TOKEN
     assert why_refused(sent_token=False) is NO_TOKEN
     body = json.dumps({"message": "Forbidden", "reason": None, "extra": 1}).encode()
@@ -678,6 +683,7 @@ class _Provider:
 @pytest.mark.parametrize("at_once", [True, False])
 @pytest.mark.parametrize("user", [None, "someone"])
 async def test_the_note_keeps_the_providers_answer(at_once: bool, user: Any) -> None:
+    """From the newcomer's first hour (issue 26, item 3)."""
     from types import SimpleNamespace
 
     from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine

@@ -487,6 +487,7 @@ def pattern_strings(text: str) -> list[str]:
 
 @pytest.mark.parametrize("pattern", BACKTRACKING)
 def test_backtracking_pattern_is_refused(pattern: str) -> None:
+    """From the fourth security review (R1, issue 23)."""
     with pytest.raises(OriginConfigError) as e:
         compile_origin_pattern(pattern)
     message = str(e.value)
@@ -496,22 +497,28 @@ def test_backtracking_pattern_is_refused(pattern: str) -> None:
 
 @pytest.mark.parametrize("pattern", BARE)
 def test_bare_review_shapes_are_refused(pattern: str) -> None:
+    """From the fourth security review (R1, issue 23)."""
     with pytest.raises(OriginConfigError) as e:
         compile_origin_pattern(pattern)
     assert repr(pattern) in str(e.value)
 
 
 def test_the_docs_show_patterns() -> None:
-    """The extraction below finds something (else the next test would prove nothing)."""
+    """The extraction below finds something (else the next test would prove nothing).
+
+    From the fourth security review (R1, issue 23).
+    """
     assert documented_patterns(), "no pattern found in the docs' code blocks"
 
 
 @pytest.mark.parametrize("pattern", documented_patterns())
 def test_documented_patterns_are_accepted(pattern: str) -> None:
+    """From the fourth security review (R1, issue 23)."""
     compile_origin_pattern(pattern)
 
 
 def test_backtracking_pattern_stops_the_server(tmp_path: Path) -> None:
+    """From the fourth security review (R1, issue 23)."""
     code, log = start_or_exit(tmp_path, f"--ColabBridge.allowed_origin_patterns={REVIEW_PATTERN}")
     assert code == 1, log[-2000:]
     assert "Not starting" in log and repr(REVIEW_PATTERN) in log and "backtrack" in log
@@ -523,7 +530,10 @@ LONG_ORIGIN = "https://" + "a" * 400 + ".colab.example.com"
 
 
 def test_long_origin_is_refused_before_matching() -> None:
-    """The pattern would match it; its length alone refuses it."""
+    """The pattern would match it; its length alone refuses it.
+
+    From the fourth security review (R1, issue 23).
+    """
     assert re.fullmatch(ALLOWED_PATTERN, LONG_ORIGIN)
     policy = OriginPolicy([], [ALLOWED_PATTERN])
     assert not policy.allows(LONG_ORIGIN)
@@ -545,7 +555,10 @@ class TestLongOriginLive:
     async def test_long_origin_is_refused_live(
         self, url: Any, fetch: Any, token: str, server_log: Any, jp_base_url: str
     ) -> None:
-        """403 at the handshake with a log line that says why and quotes the origin cut short."""
+        """403 at the handshake with a log line that says why and quotes the origin cut short.
+
+        From the fourth security review (R1, issue 23).
+        """
         with pytest.raises(HTTPClientError) as e:
             await connect(url(), origin=LONG_ORIGIN)
         assert e.value.code == 403
@@ -579,10 +592,12 @@ class TestLongOriginLive:
     ],
 )
 def test_other_syntax_is_read(pattern: str) -> None:
+    """From the fourth security review (R1, issue 23)."""
     assert backtracking_problem(pattern) is None
 
 
 def test_unreadable_syntax_is_refused_not_guessed() -> None:
+    """From the fourth security review (R1, issue 23)."""
     pattern = r"(?x) https://app\.example\.com  # verbose"
     with pytest.raises(OriginConfigError) as e:
         compile_origin_pattern(pattern)
@@ -592,7 +607,10 @@ def test_unreadable_syntax_is_refused_not_guessed() -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet="ab.-|()[]^$*+?{},:\\d1w", max_size=24))
 def test_any_valid_regex_gets_an_answer(pattern: str) -> None:
-    """The reading never fails on a pattern ``re`` accepts: a verdict or None, nothing else."""
+    """The reading never fails on a pattern ``re`` accepts: a verdict or None, nothing else.
+
+    From the fourth security review (R1, issue 23).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # "possible nested set"
