@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from jupyter_colab_bridge.doctor.server_info import (
 )
 from jupyter_colab_bridge.protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
 from tests.helpers.probes import until_sync
+from tests.helpers.servers import free_port
 
 OTHER_ORIGIN = "http://other.example"
 
@@ -63,12 +63,6 @@ class Server:
     @property
     def port(self) -> int:
         return int(self.info["port"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _jupyter_env(base: Path) -> dict[str, str]:
@@ -94,7 +88,7 @@ def _start(base: Path, name: str, *args: str) -> tuple[subprocess.Popen[bytes], 
         "jupyter_server",
         "--no-browser",
         "--allow-root",
-        f"--port={_free_port()}",
+        f"--port={free_port()}",
         f"--ServerApp.root_dir={root}",
         *args,
     ]
@@ -420,7 +414,7 @@ def test_doctor_origin_not_allowed(
 def test_doctor_server_down(
     servers: dict[str, Server], env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     code, out = run_cli(capsys, "doctor", f"http://localhost:{port}/?token=abc")
     assert code == 1
     assert f"[FAIL] Jupyter server: no server at localhost:{port}" in out
@@ -577,7 +571,7 @@ def test_a_closed_pipe_ends_quietly(command: str) -> None:
     """``jupyter colab-bridge doctor | head -3`` after head is gone: no traceback."""
     argv = ["settings"]
     if command == "doctor":
-        argv = ["doctor", "--no-kernel", f"http://127.0.0.1:{_free_port()}/?token=t"]
+        argv = ["doctor", "--no-kernel", f"http://127.0.0.1:{free_port()}/?token=t"]
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line is written
     try:
