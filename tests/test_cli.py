@@ -6,6 +6,8 @@ one healthy (generated token, ``base_url`` ``/jb/``), one with the extension
 disabled, one whose allowlist lacks Colab's origin. A wrong token, a missing
 token and a server that is down are tried against them; the doctor must name
 each cause and exit non-zero, and pass (kernel included) on the healthy one.
+``--help`` and ``--version`` import neither jupyter_server nor tornado, and a
+closed pipe ends a command quietly.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ from jupyter_colab_bridge.doctor.server_info import (
 )
 from jupyter_colab_bridge.protocol.origins import COLAB_ORIGIN, COLAB_ORIGINS
 from tests.helpers.probes import until_sync
+from tests.helpers.servers import free_port
 
 OTHER_ORIGIN = "http://other.example"
 
@@ -61,12 +63,6 @@ class Server:
     @property
     def port(self) -> int:
         return int(self.info["port"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _jupyter_env(base: Path) -> dict[str, str]:
@@ -92,7 +88,7 @@ def _start(base: Path, name: str, *args: str) -> tuple[subprocess.Popen[bytes], 
         "jupyter_server",
         "--no-browser",
         "--allow-root",
-        f"--port={_free_port()}",
+        f"--port={free_port()}",
         f"--ServerApp.root_dir={root}",
         *args,
     ]
@@ -418,7 +414,7 @@ def test_doctor_origin_not_allowed(
 def test_doctor_server_down(
     servers: dict[str, Server], env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     code, out = run_cli(capsys, "doctor", f"http://localhost:{port}/?token=abc")
     assert code == 1
     assert f"[FAIL] Jupyter server: no server at localhost:{port}" in out
@@ -531,3 +527,73 @@ def test_settings_lists_every_bridge_setting(capsys: pytest.CaptureFixture[str])
         "['https://colab.research.google.com', 'https://colab.google.com']"
     ) in out
     assert "answer_yes" not in out  # only the bridge's own settings
+
+
+# --------------------------------------------------------------------------------------
+# -- The command's start and end: lazy imports, and a reader that goes away (issue 26,
+# item 6).
+#
+# No timing here (``benchmarks/cli_startup.py`` prints the figures): what is
+# checked is what a command imports, in a fresh interpreter, and that a closed
+# pipe ends the command without a traceback.
+# (These tests were tests/test_cli_startup.py.)
+# --------------------------------------------------------------------------------------
+HEAVY = ("jupyter_server", "tornado", "traitlets", "jupyter_client", "zmq")
+
+
+def modules_after(*argv: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``main(argv)`` returned or exited."""
+    code = (
+        "import json, sys\n"
+        "from jupyter_colab_bridge.cli import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(json.loads(done.stderr))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["doctor", "--help"]])
+def test_help_imports_neither_jupyter_server_nor_tornado(argv: list[str]) -> None:
+    loaded = modules_after(*argv)
+    assert "jupyter_colab_bridge.cli" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+    assert heavy == []
+
+
+@pytest.mark.parametrize("argv", [["settings"], ["settings", "--json"]])
+def test_settings_reads_the_traits_without_jupyter_server(argv: list[str]) -> None:
+    """``settings`` needs traitlets (the settings are traits), not the server."""
+    loaded = modules_after(*argv)
+    assert "jupyter_colab_bridge.settings" in loaded and "traitlets" in loaded
+    server = sorted(m for m in loaded if m.split(".")[0] in ("jupyter_server", "jupyter_client"))
+    assert server == []
+    assert "jupyter_colab_bridge.app" not in loaded
+
+
+@pytest.mark.parametrize("command", ["doctor", "settings"])
+def test_a_closed_pipe_ends_quietly(command: str) -> None:
+    """``jupyter colab-bridge doctor | head -3`` after head is gone: no traceback."""
+    argv = ["settings"]
+    if command == "doctor":
+        argv = ["doctor", "--no-kernel", f"http://127.0.0.1:{free_port()}/?token=t"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "jupyter_colab_bridge.cli", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 1

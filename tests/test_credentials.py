@@ -2,15 +2,18 @@
 
 Unless ``ColabBridge.allow_cookie_auth`` is on (the original's cookie flow,
 unchanged); an auth URL without a token is no credential and never displaces
-a good cookie.
+a good cookie. A socket carries one credential: a repeated one is refused
+with 400, two that differ with 403, on every bridge socket and in direct mode.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
@@ -26,8 +29,12 @@ from tests.helpers.bridge_client import (
 from tests.helpers.cases import (
     DEV_PAGE,
     DIAGNOSE,
+    KERNEL,
     MAIN,
+    RELAY,
+    WRONG,
 )
+from tests.helpers.probes import raw_handshake_status
 
 
 @pytest.fixture
@@ -171,3 +178,202 @@ class TestPasswordOnlyServer:
         assert (await client.request("GET", f"{jp_base_url}api/status")).status == 200
         started = await client.request("POST", f"{jp_base_url}api/kernels", body="{}")
         assert started.status == 201
+
+
+# --------------------------------------------------------------------------------------
+# -- One credential per socket, however it is repeated (fourth security review, C1,
+# issue 23).
+#
+# The review: ``Authorization: token <bad>`` with ``?token=x&token=<good>`` got
+# 101, because jupyter_server takes the last ``token`` value while the bridge's
+# check saw "no single token"; every tunnelled request then carried the bad
+# header and got 403. The auth-URL variant mixed credentials the same way.
+# Chosen fix: **refuse** (not "forward what jupyter_server accepted"):
+#
+# - a handshake that repeats a credential (``token`` or
+#   ``jupyter_http_over_ws_auth_url`` twice in the query, two ``Authorization``
+#   headers) gets **400**;
+# - a handshake whose credentials differ (``?token=``, the auth URL's token,
+#   ``Authorization``) gets **403**, as before for header against query;
+#
+# both with a JSON body ``{"message", "reason"}`` and a log line, neither
+# holding a token. Every bridge socket is covered: the tunnel, ``proxied_ws``
+# relayed, and a kernel's channels attached in-process. A direct-mode request
+# that repeats ``?token=`` is refused with 400 too: the gate takes a single
+# token out of the URI, so a repeated one would stay there, where log lines
+# quote it. The same token sent twice in different ways is one credential.
+# (These tests were tests/test_one_credential.py.)
+# --------------------------------------------------------------------------------------
+CREDENTIAL_ENDPOINTS = [
+    pytest.param(MAIN, id="tunnel"),
+    pytest.param(RELAY, id="proxied_ws"),
+    pytest.param(KERNEL, id="kernel-channels"),
+]
+
+
+def auth_url(port: int, base_url: str, token: str) -> str:
+    """Colab's auth URL for the server at ``port`` carrying ``token``, quoted for a query."""
+    return quote(f"http://127.0.0.1:{port}{base_url}?token={quote(token)}", safe="")
+
+
+async def refusal(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """The handshake's refusal: status and JSON body (fails if it opens)."""
+    try:
+        async with connected(url, headers=headers):
+            raise AssertionError("the handshake was accepted (101)")
+    except HTTPClientError as e:
+        assert e.response is not None
+        return e.code, json.loads(e.response.body)
+
+
+def assert_logged_without_tokens(server_log: Any, words: str, *tokens: str) -> None:
+    text = server_log.text()
+    assert words in text, text[-2000:]
+    bridge_lines = [m for m in text.splitlines() if m.startswith("Colab bridge")]
+    for token in tokens:
+        assert not [m for m in bridge_lines if token in m], f"a log line holds {token!r}"
+
+
+@pytest.mark.usefixtures("probe_routes")
+class TestOneCredential:
+    """The suite's default server (only Colab's origins allowed), the test-only routes added."""
+
+    @pytest.fixture
+    def bridge_config(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_repeated_query_token_with_a_bad_header_is_refused(
+        self, url: Any, token: str, server_log: Any, endpoint: str
+    ) -> None:
+        """The review's probe: ``Authorization: token <bad>``, ``?token=x&token=<good>``.
+
+        From the fourth security review (C1, issue 23).
+        """
+        target = f"{url(endpoint, token=None)}?token=x&token={quote(token)}"
+        status, body = await refusal(target, {"Authorization": f"token {WRONG}"})
+        assert status == 400
+        assert "more than once" in body["message"] and body["reason"] == "repeated credential"
+        assert token not in json.dumps(body) and WRONG not in json.dumps(body)
+        assert_logged_without_tokens(server_log, "more than once", token, WRONG)
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_same_query_token_twice_is_refused(
+        self, url: Any, token: str, server_log: Any, endpoint: str
+    ) -> None:
+        """From the fourth security review (C1, issue 23)."""
+        target = f"{url(endpoint, token=None)}?token={quote(token)}&token={quote(token)}"
+        assert (await refusal(target))[0] == 400
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_two_authorization_headers_are_refused(
+        self, url: Any, jp_http_port: int, token: str, server_log: Any, endpoint: str
+    ) -> None:
+        """From the fourth security review (C1, issue 23)."""
+        headers = [
+            ("Origin", COLAB_ORIGIN),
+            ("Authorization", f"token {WRONG}"),
+            ("Authorization", f"token {token}"),
+        ]
+        assert await raw_handshake_status(url, jp_http_port, endpoint, None, headers) == 400
+        assert_logged_without_tokens(server_log, "more than once", token, WRONG)
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_repeated_auth_url_is_refused(
+        self,
+        url: Any,
+        jp_http_port: int,
+        jp_base_url: str,
+        token: str,
+        server_log: Any,
+        endpoint: str,
+    ) -> None:
+        """From the fourth security review (C1, issue 23)."""
+        target = (
+            f"{url(endpoint, token=None)}"
+            f"?jupyter_http_over_ws_auth_url={auth_url(jp_http_port, jp_base_url, WRONG)}"
+            f"&jupyter_http_over_ws_auth_url={auth_url(jp_http_port, jp_base_url, token)}"
+        )
+        assert (await refusal(target))[0] == 400
+        assert_logged_without_tokens(server_log, "more than once", token, WRONG)
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_bad_auth_url_token_with_good_query_token_is_refused(
+        self, url: Any, token: str, server_log: Any, endpoint: str
+    ) -> None:
+        """Two credentials that differ: the auth URL's (refused by the server) and ``?token=``.
+
+        From the fourth security review (C1, issue 23).
+        """
+        status, body = await refusal(f"{url(endpoint, token=WRONG)}&token={quote(token)}")
+        assert status == 403 and body["reason"] == "conflicting credentials"
+        assert_logged_without_tokens(server_log, "conflicting credentials", token, WRONG)
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_good_header_with_bad_auth_url_token_is_refused(
+        self, url: Any, token: str, server_log: Any, endpoint: str
+    ) -> None:
+        """From the fourth security review (C1, issue 23)."""
+        status, body = await refusal(
+            url(endpoint, token=WRONG), {"Authorization": f"token {token}"}
+        )
+        assert status == 403 and body["reason"] == "conflicting credentials"
+        assert_logged_without_tokens(server_log, "conflicting credentials", token, WRONG)
+
+    @pytest.mark.parametrize("endpoint", CREDENTIAL_ENDPOINTS)
+    async def test_good_auth_url_with_other_query_token_is_refused(
+        self, url: Any, token: str, endpoint: str
+    ) -> None:
+        """Already refused before the review; kept with the others.
+
+        From the fourth security review (C1, issue 23).
+        """
+        assert await handshake_status(f"{url(endpoint)}&token={WRONG}") == 403
+
+    @pytest.mark.parametrize(
+        ("how", "query", "header"),
+        [
+            pytest.param("auth-url", None, None, id="auth-url"),
+            pytest.param("query", "token", None, id="query"),
+            pytest.param("header", None, "token", id="header"),
+            pytest.param("auth-url+same-query", "token", None, id="auth-url+same-query"),
+            pytest.param("auth-url+same-header", None, "token", id="auth-url+same-header"),
+        ],
+    )
+    async def test_one_credential_however_sent_works(
+        self,
+        url: Any,
+        token: str,
+        jp_base_url: str,
+        how: str,
+        query: str | None,
+        header: str | None,
+    ) -> None:
+        """Legitimate use is unchanged: one token, sent one way or the same token twice.
+
+        From the fourth security review (C1, issue 23).
+        """
+        target = url(MAIN, token=token if how.startswith("auth-url") else None)
+        if query:
+            target += f"{'&' if '?' in target else '?'}token={quote(token)}"
+        headers = {"Authorization": f"token {token}"} if header else None
+        async with connected(target, headers=headers) as ws:
+            reply = await BridgeClient(ws).request("GET", f"{jp_base_url}api/status")
+            assert reply.status == 200
+
+    async def test_direct_request_repeating_the_token_is_refused(
+        self, fetch: Any, token: str, server_log: Any
+    ) -> None:
+        """Direct mode: a repeated ``?token=`` would stay in the URI, so it is refused too.
+
+        From the fourth security review (C1, issue 23).
+        """
+        page = {"Origin": COLAB_ORIGIN, "Sec-Fetch-Mode": "cors"}
+        response = await fetch(f"api/status?token={WRONG}&token={quote(token)}", headers=page)
+        assert response.code == 400
+        body = json.loads(response.body)
+        assert body["reason"] == "repeated credential" and "more than once" in body["message"]
+        assert response.headers.get("Access-Control-Allow-Origin") == COLAB_ORIGIN  # readable
+        assert_logged_without_tokens(server_log, "more than once", token, WRONG)
+        # One token, as Colab sends it, still works; the server keeps serving.
+        assert (await fetch(f"api/status?token={quote(token)}", headers=page)).code == 200

@@ -4,8 +4,9 @@ Real server (pytest-jupyter) over real sockets; requests are built as a
 browser would send them (``Origin``, preflights), with no credentials where
 a browser sends none. The gate gives an allowed page its own answers: a
 cookie-only request gets a readable JSON refusal, a preflight checks
-``Host`` as the bridge's sockets do (DNS rebinding). Which raw paths a page
-may read, and the CORS header arithmetic, are in test_cors.py.
+``Host`` as the bridge's sockets do (DNS rebinding), and a refusal for a
+stale or missing token says why, in the reply and the log. Which raw paths a
+page may read, and the CORS header arithmetic, are in test_cors.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPResponse
 
+from jupyter_colab_bridge.protocol.refusals import (
+    NO_TOKEN,
+    WRONG_TOKEN,
+    refusal_reply,
+    why_refused,
+)
 from jupyter_colab_bridge.server.direct_mode import COOKIE_REFUSED
 from tests.helpers.bridge_client import (
     COLAB_ORIGIN,
@@ -545,3 +552,161 @@ async def test_only_the_bridges_own_routes_skip_the_gate(fetch: Any, token: str,
     response = await fetch(path, headers={**PAGE, "Cookie": "username-x=1"})
     assert response.code == 403
     assert json.loads(response.body)["message"] == COOKIE_REFUSED
+
+
+# --------------------------------------------------------------------------------------
+# -- Direct mode's refusals say why, in the log and in the JSON reply (issue 26, item 3).
+#
+# A page on an allowed origin calling the REST API itself with a stale token, or
+# none, gets a 403 whose JSON says which (``"reason": "invalid token"`` or
+# ``"no token"``) and what to do, and the server logs one line that says the
+# same, never with the token. A script without ``Origin`` gets jupyter_server's
+# own reply, and a page with the right token its answer; the server keeps
+# serving. (A server without authentication: ``test_no_auth_server.py``.)
+# (These tests were tests/test_direct_mode_refusals.py.)
+# --------------------------------------------------------------------------------------
+STALE = "stale-t0ken-from-yesterday"
+
+
+def refusal_lines(server_log: Any) -> list[str]:
+    return [line for line in server_log.text().splitlines() if "Colab bridge: refused" in line]
+
+
+class TestRefusalsSayWhy:
+    """The suite's default server: only Colab's origins allowed, a token."""
+
+    @pytest.fixture
+    def bridge_config(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.mark.parametrize(
+        ("path", "headers", "expected"),
+        [
+            (f"api/colab/build-info?token={STALE}", {}, WRONG_TOKEN),
+            ("api/colab/build-info", {"Authorization": f"token {STALE}"}, WRONG_TOKEN),
+            (f"api/kernels?token={STALE}", {}, WRONG_TOKEN),
+            ("api/colab/build-info", {}, NO_TOKEN),
+            ("api/sessions", {}, NO_TOKEN),
+        ],
+    )
+    async def test_a_page_is_told_why(
+        self,
+        fetch: Any,
+        server_log: Any,
+        token: str,
+        path: str,
+        headers: dict[str, str],
+        expected: Any,
+    ) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
+        response = await fetch(path, headers={**PAGE, **headers})
+        assert response.code == 403
+        reply = json.loads(response.body)
+        assert reply["reason"] == expected.reason
+        assert reply["message"] == expected.message
+        assert "jupyter colab-bridge url" in reply["message"]
+        assert response.headers["Access-Control-Allow-Origin"] == COLAB_ORIGIN  # readable
+        if expected.log is None:  # no credential at all: anyone's request, no bridge line
+            assert refusal_lines(server_log) == []
+        else:
+            (line,) = refusal_lines(server_log)
+            assert f"refused GET /a%40b/{path.partition('?')[0]} from {COLAB_ORIGIN}: " in line
+            assert expected.log in line
+        assert STALE not in server_log.text()
+        # the server goes on serving the right token
+        ok = await fetch(
+            "api/colab/build-info", headers={**PAGE, "Authorization": f"token {token}"}
+        )
+        assert ok.code == 200
+
+    async def test_a_post_without_a_token_is_told_why(self, fetch: Any, server_log: Any) -> None:
+        """The reply says why; the bridge writes no line for a request without a credential.
+
+        From the newcomer's first hour (issue 26, item 3); no line: the fourth
+        security review (issue 23), nothing an anonymous client sends writes the
+        bridge's log.
+        """
+        response = await fetch("api/sessions", "POST", headers=PAGE, body="{}")
+        assert response.code == 403
+        assert json.loads(response.body)["reason"] == "no token"
+        assert refusal_lines(server_log) == []
+
+    async def test_a_script_gets_jupyter_servers_own_reply(
+        self, fetch: Any, server_log: Any
+    ) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
+        response = await fetch(f"api/colab/build-info?token={STALE}")
+        assert response.code == 403
+        assert json.loads(response.body)["reason"] is None
+        assert refusal_lines(server_log) == []
+
+    async def test_an_unauthenticated_route_is_not_refused(
+        self, fetch: Any, server_log: Any
+    ) -> None:
+        """``GET api`` lets anyone in: no user, but no refusal either.
+
+        From the newcomer's first hour (issue 26, item 3).
+        """
+        response = await fetch(f"api?token={STALE}", headers=PAGE)
+        assert response.code == 200
+        assert refusal_lines(server_log) == []
+
+    async def test_a_direct_kernel_socket_with_a_stale_token(
+        self, http_server_client: Any, jp_http_port: int, jp_base_url: str, server_log: Any
+    ) -> None:
+        """From the newcomer's first hour (issue 26, item 3)."""
+        url = ws_url(jp_http_port, jp_base_url, "api/events/subscribe", params={"token": STALE})
+        assert await handshake_status(url) == 403
+        (line,) = refusal_lines(server_log)
+        assert WRONG_TOKEN.log in line and STALE not in server_log.text()
+
+
+def test_why_refused_and_the_reply() -> None:
+    """From the newcomer's first hour (issue 26, item 3)."""
+    assert why_refused(sent_token=True) is WRONG_TOKEN
+    assert why_refused(sent_token=False) is NO_TOKEN
+    body = json.dumps({"message": "Forbidden", "reason": None, "extra": 1}).encode()
+    replaced = json.loads(refusal_reply(body, NO_TOKEN) or b"")
+    assert replaced == {"message": NO_TOKEN.message, "reason": "no token", "extra": 1}
+    assert refusal_reply(b"<html>403</html>", NO_TOKEN) is None
+    assert refusal_reply(b"[1]", NO_TOKEN) is None
+
+
+class _Provider:
+    """An identity provider that answers at once (a custom one may) or later."""
+
+    def __init__(self, user: Any, at_once: bool) -> None:
+        self.user, self.at_once = user, at_once
+
+    def get_user(self, handler: Any) -> Any:
+        if self.at_once:
+            return self.user
+
+        async def later() -> Any:
+            return self.user
+
+        return later()
+
+
+@pytest.mark.parametrize("at_once", [True, False])
+@pytest.mark.parametrize("user", [None, "someone"])
+async def test_the_note_keeps_the_providers_answer(at_once: bool, user: Any) -> None:
+    """From the newcomer's first hour (issue 26, item 3)."""
+    from types import SimpleNamespace
+
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    from jupyter_colab_bridge.server.page_refusals import _REFUSAL, note_unauthenticated_pages
+    from jupyter_colab_bridge.server.verdict import PageVerdict, record
+
+    request = HTTPServerRequest(
+        start_line=RequestStartLine("GET", "/api/x", "HTTP/1.1"),
+        headers=HTTPHeaders({"Origin": COLAB_ORIGIN, "Host": "127.0.0.1:8888"}),
+    )
+    record(request, PageVerdict(COLAB_ORIGIN, 1, allowed=True))
+    provider = _Provider(user, at_once)
+    note_unauthenticated_pages(provider)
+    found = provider.get_user(SimpleNamespace(request=request))
+    assert (hasattr(found, "__await__")) is not at_once
+    assert (found if at_once else await found) == user
+    assert getattr(request, _REFUSAL, None) == (NO_TOKEN if user is None else None)

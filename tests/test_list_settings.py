@@ -9,11 +9,6 @@ useless pattern. Dropping Colab's own origins warns at start-up.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +21,7 @@ from jupyter_colab_bridge.app import ColabBridge
 from jupyter_colab_bridge.protocol.origins import COLAB_ORIGINS
 from jupyter_colab_bridge.setting_types import DictSetting, ListSetting, read_dict, read_list
 from jupyter_colab_bridge.settings import BridgeSettings
+from tests.helpers.servers import start_or_exit
 
 PATTERN = r"https://[a-z]+\.colab\.example\.com"
 
@@ -155,64 +151,18 @@ def test_bad_values_are_refused(arg: str, caplog: pytest.LogCaptureFixture) -> N
     assert "Not starting" in line and "on the command line" in line
 
 
-# -- a real server ------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _server(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
-    env = dict(os.environ)
-    for key in ("JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR"):
-        env[key] = str(tmp_path / key.lower())
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
-    log = tmp_path / "server.log"
-    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root"]
-    command += [f"--port={_free_port()}", f"--ServerApp.root_dir={tmp_path}", *args]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return proc, log
-
-
-def _wait_for(proc: subprocess.Popen[bytes], log: Path, text: str) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        content = log.read_text(errors="replace")
-        if text in content or proc.poll() is not None:
-            return log.read_text(errors="replace")
-        time.sleep(0.1)  # polling the log file, with a deadline
-    raise AssertionError(f"{text!r} never appeared:\n{log.read_text(errors='replace')}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
+# -- a real server (tests.helpers.servers.start_or_exit) ---------------------------
 def test_a_server_refuses_a_list_without_its_quotes(tmp_path: Path) -> None:
-    proc, log = _server(tmp_path, f"--ColabBridge.allowed_origin_patterns=[{PATTERN}]")
-    try:
-        assert proc.wait(timeout=60) == 1
-    finally:
-        _stop(proc)
-    text = log.read_text(errors="replace")
+    code, text = start_or_exit(tmp_path, f"--ColabBridge.allowed_origin_patterns=[{PATTERN}]")
+    assert code == 1, text[-2000:]
     assert "invalid configuration" in text and "Not starting" in text
     assert "looks like a list but is not one" in text
     assert '--ColabBridge.allowed_origin_patterns=\'["a", "b"]\'' in text
 
 
 def test_a_server_without_colabs_origins_warns(tmp_path: Path) -> None:
-    proc, log = _server(tmp_path, '--ColabBridge.allowed_origins=["http://localhost:5173"]')
-    try:
-        text = _wait_for(proc, log, "jupyter colab-bridge doctor")
-    finally:
-        _stop(proc)
+    code, text = start_or_exit(tmp_path, '--ColabBridge.allowed_origins=["http://localhost:5173"]')
+    assert code is None, text[-2000:]  # it started (and was stopped again)
     assert "Allowed page origins: http://localhost:5173" in text
     (warning,) = [line for line in text.splitlines() if "no longer allows Colab" in line]
     assert "WARNING" in warning or warning.startswith("[W")

@@ -2,17 +2,28 @@
 
 Real server, both ways in (the tunnel and direct mode). A missing file under
 the contents or files API (a real route answering 404) is not reported, nor
-are other clients' requests; the token never appears.
+are other clients' requests; the token never appears, not even in part: it is
+masked in any encoding before the line is cut.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote, unquote
 
-from jupyter_colab_bridge.protocol.missing_routes import printable, route_template
+import pytest
+from jupyter_server.base.handlers import Template404
+
+from jupyter_colab_bridge.protocol.missing_routes import (
+    MAX_ROUTE_CHARS,
+    printable,
+    route_template,
+)
 from jupyter_colab_bridge.server.missing_routes import MissingRouteReporter
+from tests.conftest import TOKEN
 from tests.helpers.bridge_client import COLAB_ORIGIN
+from tests.helpers.cases import SECRET
 
 MARK = "which this server does not serve"
 
@@ -97,17 +108,15 @@ async def test_odd_paths_are_logged_safely(fetch: Any, server_log: Any, token: s
 def test_reports_are_capped(caplog: Any) -> None:
     log = logging.getLogger("test_missing_routes")
 
-    from jupyter_server.base.handlers import Template404
-
-    class Request:
+    class CappedRequest:
         method = "GET"
         path = ""
 
     reporter = MissingRouteReporter("/", "tok", log, cap=3)
     with caplog.at_level(logging.WARNING, logger="test_missing_routes"):
         for i in range(10):
-            Request.path = f"/api/route{chr(97 + i)}"
-            reporter.check(Request(), Template404)  # type: ignore[arg-type]
+            CappedRequest.path = f"/api/route{chr(97 + i)}"
+            reporter.check(CappedRequest(), Template404)  # type: ignore[arg-type]
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 4, lines
     assert "further ones are not logged" in lines[-1]
@@ -117,3 +126,100 @@ def test_route_template_and_printable() -> None:
     assert route_template("/a%40b/api/kernels/123/x", "/a%40b/") == "api/kernels/<id>/x"
     assert printable("a\nb\x00c\u00e9") == "a\\nb\\x00c\\xe9"
     assert printable("y" * 500).endswith("...") and len(printable("y" * 500)) == 203
+
+
+# --------------------------------------------------------------------------------------
+# -- The missing-route line masks the token before it is cut, whatever its encoding
+# (fourth security review, issue 23).
+#
+# Read in the code by the review: the line masked the token by substring
+# replacement after cutting the text to 200 characters, so a token cut in two,
+# or percent-encoded (wholly or in part, in either case of hex digit), or split
+# by the folding of id-like segments, was logged in part. The pure tests drive
+# :class:`MissingRouteReporter` with a request that has no route; the live one
+# asks a real server for a missing route.
+# (These tests were tests/test_route_masking.py.)
+# --------------------------------------------------------------------------------------
+#: A token whose first part is an id-like segment of its own once in a path.
+ID_LIKE = "0123456789abcdef0123/Zq9"
+
+LOGGER = "test_missing_routes.masking"
+
+
+class Request:
+    method = "GET"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def every_byte_encoded(text: str, upper: bool = True) -> str:
+    return "".join(f"%{b:02X}" if upper else f"%{b:02x}" for b in text.encode())
+
+
+def first_char_encoded(text: str) -> str:
+    return every_byte_encoded(text[0]) + text[1:]
+
+
+def logged_line(caplog: Any, path: str, token: str) -> str:
+    """The line the reporter logs for ``path``, which no route serves (jupyter_server's 404)."""
+    reporter = MissingRouteReporter("/", token, logging.getLogger(LOGGER))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        reporter.check(Request(path), Template404)  # type: ignore[arg-type]
+    (line,) = [r.getMessage() for r in caplog.records]
+    return line
+
+
+def assert_masked(line: str, token: str, marked: bool = True, part: int = 0) -> None:
+    """No part of the token, in any encoding: half of it (or ``part`` characters) is a leak.
+
+    ``marked``: ``<token>`` shows where it was (it may itself be cut off).
+    """
+    piece = token[: part or len(token) // 2]
+    for text in (line, unquote(line), unquote(unquote(line))):
+        assert piece not in text, line
+    assert not marked or "<token>" in line, line
+
+
+SHAPES = [
+    pytest.param(lambda t: t, id="raw"),
+    pytest.param(lambda t: every_byte_encoded(t), id="percent-encoded"),
+    pytest.param(lambda t: every_byte_encoded(t, upper=False), id="percent-encoded-lower"),
+    pytest.param(first_char_encoded, id="partly-encoded"),
+    pytest.param(lambda t: quote(t, safe=""), id="quoted"),
+    pytest.param(lambda t: every_byte_encoded(t).replace("%", "%25"), id="encoded-twice"),
+]
+
+
+@pytest.mark.parametrize("token", [TOKEN, SECRET, ID_LIKE])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_token_is_masked_in_any_encoding(caplog: Any, token: str, shape: Any) -> None:
+    line = logged_line(caplog, f"/api/colab/{shape(token)}/thing", token)
+    assert_masked(line, token)
+
+
+@pytest.mark.parametrize("token", [TOKEN, SECRET])
+@pytest.mark.parametrize("offset", [-8, -5, -4, -1, 0])
+def test_token_across_the_cut_is_masked(caplog: Any, token: str, offset: int) -> None:
+    """The token starts just before the 200th character: it is masked before the cut."""
+    prefix = "api/" + ("p." * MAX_ROUTE_CHARS)[: MAX_ROUTE_CHARS - 4 + offset]  # not id-like
+    line = logged_line(caplog, f"/{prefix}{token}/more", token)
+    assert_masked(line, token, marked=False, part=4)
+
+
+def test_cut_line_stays_short(caplog: Any) -> None:
+    line = logged_line(caplog, "/api/" + every_byte_encoded("x" * 500), TOKEN)
+    assert len(line) < 600
+
+
+async def test_encoded_token_in_a_missing_route_is_masked_live(
+    fetch: Any, token: str, server_log: Any
+) -> None:
+    """A page's authenticated request for a missing route whose path holds the encoded token."""
+    headers = {"Origin": COLAB_ORIGIN, "Authorization": f"token {token}"}
+    response = await fetch(f"api/colab/{every_byte_encoded(token)}/new-thing", headers=headers)
+    assert response.code == 404
+    lines = [m for m in server_log.text().splitlines() if "does not serve" in m]
+    assert len(lines) == 1, lines
+    assert_masked(lines[0], token)
+    assert (await fetch("api/status", headers=headers)).code == 200
