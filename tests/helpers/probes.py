@@ -2,7 +2,7 @@
 
 The routes (``adv-*``) are added to a test's server by the ``probe_routes`` fixture
 (tests/conftest.py); the rest reads the server from outside, as an attacker
-or a page would, or from ``/proc`` for the resource checks.
+or a page would, or from psutil for the resource checks.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from typing import Any, ClassVar
@@ -153,12 +154,14 @@ class Hold:
 
 
 def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    """This process's open file descriptors (handles on Windows), through psutil."""
+    me = psutil.Process()
+    return int(me.num_handles() if sys.platform == "win32" else me.num_fds())
 
 
 def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """This process's resident memory, through psutil (every system the suite runs on)."""
+    return int(psutil.Process().memory_info().rss)
 
 
 async def raw_handshake_status(
