@@ -15,8 +15,12 @@
 * :mod:`.nodelay`: jupyter_server's own WebSocket frames sent at once (``TCP_NODELAY``);
 * :mod:`.direct_mode`: CORS for allowlisted pages that call the API directly;
 * :mod:`.no_cookies`: no ``Set-Cookie`` on any reply to an allowed page;
+* :mod:`.page_refusals`: direct mode's 403 to a page says why (a refused or missing token);
 * :mod:`.kernel_map`: ``ColabBridge.kernel_map`` applied after authentication;
 * :mod:`.missing_routes`: one WARNING per route a page asks for that the server lacks;
 * :mod:`.terminal`: ``colab/tty``, the server's one shell on its terminal manager;
-* :mod:`.language_server`: ``colab/lsp``, a language server per socket via jupyter-lsp.
+* :mod:`.language_server`: ``colab/lsp``, a language server per socket via jupyter-lsp;
+* :mod:`.port_proxy`: ``_proxy/<port>/<path>``, a web app on a loopback port, HTTP and WebSocket;
+* :mod:`.pings`: jupyter_server's pings only, not tornado's (no ping-timeout warning);
+* :mod:`.large_text`: a large text frame of the tunnel read in pieces, as raw bytes.
 """
