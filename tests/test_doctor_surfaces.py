@@ -33,7 +33,7 @@ async def test_both_pass_on_a_server_that_serves_them(target: Target, jp_servera
 
 
 @pytest.mark.parametrize("bridge_config", [{"terminal": False, "language_server": False}])
-async def test_both_say_off_when_turned_off(target: Target) -> None:
+async def test_both_say_off_when_turned_off(bridge_config: dict[str, Any], target: Target) -> None:
     terminal, language_server = await run_checks(Observed(target=target, timeout=60), SURFACES)
     assert (terminal.status, language_server.status) == (INFO, INFO)
     assert "is off" in terminal.summary and "is off" in language_server.summary

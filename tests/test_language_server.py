@@ -167,7 +167,7 @@ async def test_refused_without_token_or_from_a_foreign_origin(
 
 
 @pytest.mark.parametrize("bridge_config", [{"language_server": False}])
-async def test_off_by_the_bridge_setting(url: Any) -> None:
+async def test_off_by_the_bridge_setting(bridge_config: dict[str, Any], url: Any) -> None:
     assert await handshake_status(url(LSP)) == 404
 
 

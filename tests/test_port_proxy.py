@@ -228,7 +228,7 @@ async def test_bad_targets_are_refused_after_authentication(
 
 @pytest.mark.parametrize("bridge_config", [{"direct_mode": False}])
 async def test_cookie_only_from_colab_without_direct_mode(
-    fetch: Any, app: TargetApp, listener: Listener
+    bridge_config: dict[str, Any], fetch: Any, app: TargetApp, listener: Listener
 ) -> None:
     """The proxy's own front check refuses it when direct mode's gate is off."""
     cookies = await login_cookies(fetch, TOKEN)
@@ -341,7 +341,9 @@ async def test_a_client_that_leaves_mid_download(
 
 
 @pytest.mark.parametrize("bridge_config", [{"request_timeout": 0.5}])
-async def test_an_app_that_does_not_answer(fetch: Any, app: TargetApp) -> None:
+async def test_an_app_that_does_not_answer(
+    bridge_config: dict[str, Any], fetch: Any, app: TargetApp
+) -> None:
     """504 after ColabBridge.request_timeout (set low here; no timing is asserted)."""
     Silent.released = asyncio.Event()
     try:
@@ -404,7 +406,7 @@ async def test_proxied_ws_without_credentials(url: Any, app: TargetApp) -> None:
 
 # -- settings ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("bridge_config", [{"port_proxy": False}])
-async def test_turned_off(fetch: Any, app: TargetApp) -> None:
+async def test_turned_off(bridge_config: dict[str, Any], fetch: Any, app: TargetApp) -> None:
     assert (await fetch(f"_proxy/{app.port}/hello", headers=TOKEN_HEADER)).code == 404
 
 
@@ -517,7 +519,7 @@ async def test_the_doctor_sees_the_proxy(
 
 @pytest.mark.parametrize("bridge_config", [{"port_proxy": False}])
 async def test_the_doctor_sees_it_off(
-    jp_http_port: int, jp_base_url: str, http_server_client: Any
+    bridge_config: dict[str, Any], jp_http_port: int, jp_base_url: str, http_server_client: Any
 ) -> None:
     result = await _doctor_line(jp_http_port, jp_base_url)
     assert str(result.status) == "info", result

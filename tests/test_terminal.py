@@ -239,7 +239,9 @@ async def test_off_when_the_server_has_no_terminals(
 
 
 @pytest.mark.parametrize("bridge_config", [{"terminal": False}])
-async def test_off_by_the_bridge_setting(url: Any, jp_serverapp: Any) -> None:
+async def test_off_by_the_bridge_setting(
+    bridge_config: dict[str, Any], url: Any, jp_serverapp: Any
+) -> None:
     assert await handshake_status(url(TTY)) == 404
     assert not jp_serverapp.web_app.settings["terminal_manager"].terminals
 
