@@ -20,9 +20,14 @@ OPTION = "--ColabBridge.allowed_origins=http://localhost:5173"
 
 
 def test_a_process_command_line_is_read() -> None:
-    code = "import sys; sys.stdin.read()"  # waits for its stdin to close, no sleep
-    with subprocess.Popen([sys.executable, "-c", code, OPTION], stdin=subprocess.PIPE) as proc:
+    # says it runs (its command line is then its own, not the parent's mid-fork), then
+    # waits for its stdin to close: no sleep
+    code = "import sys; print('ready', flush=True); sys.stdin.read()"
+    command = [sys.executable, "-c", code, OPTION]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
         try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n"
             argv = process_command_line(proc.pid)
             python = server_python(proc.pid)
         finally:

@@ -154,8 +154,9 @@ async def test_page_closing_mid_download_logs_one_line(
         client.send("GET", f"{jp_base_url}api/contents/big.bin?content=1&format=base64")
         await client.read_frame()  # the reply has started; stop reading
         handler = server_handler_for(bridge_app, ws)
+        # the request's task, if the handler is still writing; the frames it wrote wait
+        # unread either way (a fast server may have finished the whole body by now)
         tasks = list(handler.tunnel.tasks)
-        assert tasks, "the download runs on"
         before = len(server_log.records)
     # The server has seen the close and ended the download; then what gc finds.
     assert await until(lambda: not bridge_app.open_connections)
