@@ -46,15 +46,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-TOKEN = "bench-t0ken"
-AUTH = {"Authorization": f"token {TOKEN}"}
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bridge_bench.common import free_port
+from bridge_bench.server import Server
+
 BLOCK = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve_target(port: int) -> None:
@@ -90,46 +87,23 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def processes(home: Path) -> Iterator[tuple[int, int, int]]:
-    """(server port, app port, server pid), both listening."""
-    config, root = home / "config", home / "root"
-    config.mkdir()
-    root.mkdir()
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_colab_bridge": True}}})
-    )
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    server_port, app_port = free_port(), free_port()
-    server_cmd = [
-        sys.executable,
-        "-m",
-        "jupyter_server",
-        "--no-browser",
-        "--allow-root",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={server_port}",
-        "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root}",
-        f"--IdentityProvider.token={TOKEN}",
-        "--ServerApp.log_level=WARN",
-    ]
-    app_cmd = [sys.executable, __file__, "--serve-target", str(app_port)]
-    logs = home / "server.log", home / "app.log"
-    with logs[0].open("wb") as slog, logs[1].open("wb") as alog:
-        server = subprocess.Popen(server_cmd, stdout=slog, stderr=subprocess.STDOUT, env=env)
-        app = subprocess.Popen(app_cmd, stdout=alog, stderr=subprocess.STDOUT)
+def processes(home: Path) -> Iterator[tuple[Server, int]]:
+    """The server with the bridge (bridge_bench's) and the app's port, both listening."""
+    server = Server(home)
+    app_port = free_port()
+    app_log = home / "app.log"
+    with app_log.open("wb") as alog:
+        app = subprocess.Popen(
+            [sys.executable, __file__, "--serve-target", str(app_port)],
+            stdout=alog,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        wait_listening(server_port, server, logs[0])
-        wait_listening(app_port, app, logs[1])
-        yield server_port, app_port, server.pid
+        server.start()
+        wait_listening(app_port, app, app_log)
+        yield server, app_port
     finally:
-        stop(server)
+        server.stop()
         stop(app)
 
 
@@ -262,12 +236,12 @@ def main() -> None:
     if args.serve_target:
         serve_target(args.serve_target)
         return
-    with tempfile.TemporaryDirectory() as tmp, processes(Path(tmp)) as (server, app, pid):
+    with tempfile.TemporaryDirectory() as tmp, processes(Path(tmp)) as (server, app):
         ways = [
             Way("direct", app, "", {}),
-            Way("proxy", server, f"/_proxy/{app}", AUTH),
+            Way("proxy", server.port, f"/_proxy/{app}", server.headers),
         ]
-        rounds = [one_round(ways, args.calls, args.mib, pid) for _ in range(args.rounds)]
+        rounds = [one_round(ways, args.calls, args.mib, server.pid) for _ in range(args.rounds)]
     measures = list(rounds[0]["proxy"])
     result: dict[str, Any] = {
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
