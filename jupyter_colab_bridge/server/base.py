@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from functools import cached_property
 from http.client import responses
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,6 +53,7 @@ from ..protocol.handshake import (
 )
 from ..protocol.missing_routes import printable
 from ..protocol.origins import MAX_ORIGIN_CHARS, origin_too_long
+from .backlog import WriteBacklog
 from .credentials import (
     AUTH_TURNED_OFF,
     CONFLICTING_CREDENTIALS,
@@ -164,6 +166,16 @@ class BridgeSocket(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, Jupy
             return
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.finish(f"{status_code} {reason_phrase(status_code, kwargs)}\n")
+
+    @cached_property
+    def write_backlog(self) -> WriteBacklog:
+        """What this socket's writes hold that its peer has not taken yet (:mod:`.backlog`).
+
+        A socket that writes without waiting (diagnose's answers, kernel output,
+        a language server's messages) tracks each write here and compares the
+        bytes with its limit.
+        """
+        return WriteBacklog()
 
     @property
     def max_message_size(self) -> int:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from functools import cached_property
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
 from tornado import web
 
 from ..protocol.handshake import diagnose_frame
-from .backlog import WriteBacklog
 from .base import BridgeSocket, ConnectionLimit
 from .context import RequestContext
 from .large_text import LargeText, large_text_protocol
@@ -115,11 +113,6 @@ class DiagnoseHandler(BridgeSocket):
     #: Read once when the socket opens: a frame costs the same whatever the handshake held.
     outdated = False
     has_xsrf_cookie = False
-
-    @cached_property
-    def write_backlog(self) -> WriteBacklog:
-        """The answers written to this socket that its peer has not taken yet."""
-        return WriteBacklog()
 
     @property
     def max_message_size(self) -> int:

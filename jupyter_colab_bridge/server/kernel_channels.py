@@ -8,7 +8,6 @@ gateway's) talks to the kernel directly, so there is no second WebSocket hop.
 from __future__ import annotations
 
 import asyncio
-from functools import cached_property
 from typing import Any
 
 from jupyter_server.auth.decorator import ws_authenticated
@@ -17,7 +16,6 @@ from tornado.websocket import WebSocketHandler
 
 from .._compat import forget_trait
 from ..protocol.frames import TEXT_INTERNAL_ERROR
-from .backlog import WriteBacklog
 from .base import BridgeSocket
 
 
@@ -68,11 +66,6 @@ class KernelChannelsHandler(BridgeSocket, KernelWebsocketHandler):
             self.close(code, self.missing_kernel)
             return
         await super().open(kernel_id)
-
-    @cached_property
-    def write_backlog(self) -> WriteBacklog:
-        """The kernel output written to this socket that the page has not taken yet."""
-        return WriteBacklog()
 
     def write_message(self, message: Any, binary: bool = False) -> Any:
         """Kernel to page; close with 1008 rather than buffer output without bound.

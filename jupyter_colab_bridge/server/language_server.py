@@ -16,7 +16,6 @@ import asyncio
 import atexit
 import os
 import subprocess
-from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from ..protocol.language_server import (
     check_lsp_frame,
     choose_python_server,
 )
-from .backlog import WriteBacklog
 from .base import BridgeSocket
 
 #: Seconds between two looks at whether the language server process still runs.
@@ -172,11 +170,6 @@ class LanguageServerHandler(BridgeSocket):
             self.close(1008, "The page is not reading (ColabBridge.max_buffered_bytes)")
             return
         self.write_backlog.track(self.write_message(message), message)
-
-    @cached_property
-    def write_backlog(self) -> WriteBacklog:
-        """The messages written to this socket that the page has not taken yet."""
-        return WriteBacklog()
 
     def on_message(self, message: str | bytes) -> Any:
         """One JSON-RPC message from the page, to the language server."""
