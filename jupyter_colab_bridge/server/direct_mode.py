@@ -78,7 +78,7 @@ from .credentials import (
     repeated_credential,
     take_query_token,
 )
-from .page_refusals import explain_page_refusals
+from .page_refusals import explain_page_refusals, refusal_line
 from .verdict import PageVerdict, verdict_of
 
 #: What a page is told by a server with authentication turned off.
@@ -169,26 +169,14 @@ class DirectModeGate:
             return self._refuse_without_auth(request, origin)
         refusal = repeated_credential(request)  # a repeated ?token= would stay in the URI
         if refusal is not None:
-            self.log.warning(
-                "Colab bridge: refused %s %s from %s: %s",
-                request.method,
-                request.path,
-                origin,
-                refusal.message,
-            )
+            self._log_refusal(request, origin, refusal.message)
             return self.application.get_handler_delegate(
                 request, CredentialRefusedHandler, {"refusal": refusal}
             )
         credentials = verdict.credentials
         if credentials.cookie and not self.rules.allow_cookie_auth:
             if not credentials.token:
-                self.log.warning(
-                    "Colab bridge: refused %s %s from %s: %s",
-                    request.method,
-                    request.path,
-                    origin,
-                    COOKIE_WITHOUT_TOKEN,
-                )
+                self._log_refusal(request, origin, COOKIE_WITHOUT_TOKEN)
                 return self.application.get_handler_delegate(request, CookieRefusedHandler)
             del request.headers["Cookie"]  # only the token may authenticate this request
         if not credentials.authorization and not_navigation(request):
@@ -201,14 +189,12 @@ class DirectModeGate:
         self, request: httputil.HTTPServerRequest, origin: str
     ) -> httputil.HTTPMessageDelegate:
         """Tokens only: a server without authentication cannot accept one from a page."""
-        self.log.warning(
-            "Colab bridge: refused %s %s from %s: %s",
-            request.method,
-            request.path,
-            origin,
-            AUTH_TURNED_OFF,
-        )
+        self._log_refusal(request, origin, AUTH_TURNED_OFF)
         return self.application.get_handler_delegate(request, NoAuthRefusedHandler)
+
+    def _log_refusal(self, request: httputil.HTTPServerRequest, origin: str, why: str) -> None:
+        """One WARNING for a refused page request (:func:`.page_refusals.refusal_line`)."""
+        self.log.warning("%s", refusal_line(request, origin, why))
 
 
 class PreflightHandler(JupyterHandler):

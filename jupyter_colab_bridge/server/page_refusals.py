@@ -35,6 +35,13 @@ def _note(handler: web.RequestHandler, user: Any) -> None:
         setattr(request, _REFUSAL, why_refused(verdict.credentials.token))
 
 
+def refusal_line(request: httputil.HTTPServerRequest, origin: str | None, why: str) -> str:
+    """The WARNING for a refused page request: method and raw path cut short, never the query."""
+    method = printable(request.method or "", 20)
+    path = printable(request.path)  # the path only: the query may hold the token
+    return f"Colab bridge: refused {method} {path} from {origin}: {why}"
+
+
 def note_unauthenticated_pages(identity_provider: Any) -> None:
     """Make the identity provider note why an allowed page's request has no user.
 
@@ -80,11 +87,7 @@ class RefusalTransform(web.OutputTransform):
             return status_code, headers, chunk
         if refusal.log is not None:  # a token was sent: none for a request without one
             self.log.warning(
-                "Colab bridge: refused %s %s from %s: %s",
-                printable(self.request.method or "", 20),
-                printable(self.request.path),  # the path only: the query may hold the token
-                self.request.headers.get("Origin"),
-                refusal.log,
+                "%s", refusal_line(self.request, self.request.headers.get("Origin"), refusal.log)
             )
         replaced = refusal_reply(chunk, refusal) if finishing else None
         if replaced is not None:
